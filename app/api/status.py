@@ -1,0 +1,39 @@
+"""`GET /ws/status`: live numbers for every worker (presence and counters are in Redis)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, HTTPException
+
+from app.api.deps import ServicesDep
+from app.protocol.status import PerformanceStats, StatusResponse, SupportedFeatures
+
+router = APIRouter()
+
+
+@router.get("/ws/status", response_model=StatusResponse)
+async def ws_status(services: ServicesDep) -> StatusResponse:
+    try:
+        presence = await services.presence.snapshot()
+        today = await services.stats.today()
+    except Exception as exc:
+        raise HTTPException(503, "Status unavailable: Redis is not reachable.") from exc
+    s = services.settings
+    return StatusResponse(
+        active_connections=presence.connections,
+        connected_users=presence.users,
+        server_time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        uptime=int(time.time() - services.started_at),
+        supported_features=SupportedFeatures(
+            cache_integration=s.cache_enabled, personalization=s.personalization_enabled
+        ),
+        performance_stats=PerformanceStats(
+            avg_response_time_ms=today["avg_response_time_ms"],
+            cache_hit_rate=today["cache_hit_rate"],
+            avg_tokens_per_response=today["avg_tokens_per_response"],
+            active_chats=presence.active_chats,
+            total_requests_today=int(today["total_requests_today"]),
+        ),
+    )

@@ -1,0 +1,263 @@
+"""One settings object for the server, ingestion and the ops scripts.
+
+Environment variable names follow the protocol document (``OPENAI_*``, ``RAG_*``, ``REDIS_*_URL``,
+``DATABASE_URL``, ``LOG_LEVEL``, ``VECTOR_DIMENSION``); the rest are ours and are all listed in
+``.env.example``. Nothing here is built at import time: call :func:`get_settings` (or construct
+:class:`Settings` directly in tests).
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+LOCAL_EMBEDDING_MODEL = "multilingual-e5-small-q4"
+LOCAL_EMBEDDING_DIMS = 384
+OPENAI_EMBEDDING_DIMS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
+LOCAL_LLM_MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+
+# Calibrated per embedding model on the project's eval sets (docs/benchmarks.md, "Retrieval").
+# A distance cut that suits one model is wrong for another, so the default follows the model.
+DEFAULT_DISTANCE_THRESHOLD = {
+    LOCAL_EMBEDDING_MODEL: 0.16,
+    "text-embedding-3-small": 0.55,
+    "text-embedding-3-large": 0.55,
+    "text-embedding-ada-002": 0.25,
+}
+DEFAULT_CACHE_DISTANCE_THRESHOLD = {
+    LOCAL_EMBEDDING_MODEL: 0.04,
+    "text-embedding-3-small": 0.10,
+    "text-embedding-3-large": 0.10,
+    "text-embedding-ada-002": 0.05,
+}
+
+# USD per 1k tokens (input, output). Local models cost nothing. Override with MODEL_PRICING (JSON).
+DEFAULT_PRICING: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.00015, 0.0006),
+    "gpt-4o-nano": (0.0001, 0.0004),
+    "gpt-4.1-mini": (0.0004, 0.0016),
+    "gpt-4.1-nano": (0.0001, 0.0004),
+    "gpt-4o": (0.0025, 0.01),
+}
+
+
+class EmbeddingProvider(StrEnum):
+    AUTO = "auto"
+    OPENAI = "openai"
+    LOCAL = "local"
+
+
+class Settings(BaseSettings):
+    """Every knob of the project. Field names map to environment variables case-insensitively."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        env_ignore_empty=True,
+    )
+
+    # --- OpenAI or any OpenAI-compatible server -------------------------------------------------
+    openai_api_key: SecretStr | None = None
+    openai_api_base: str | None = None
+    openai_model_comprehensive: str | None = None
+    openai_model_personalized: str | None = None
+    openai_temperature: float = Field(0.7, ge=0.0, le=2.0)
+    openai_max_tokens: int = Field(1000, ge=1, le=32768)
+    openai_timeout_seconds: float = Field(120.0, gt=0)
+    llm_context_window: int = Field(8192, ge=512)
+    model_pricing: Annotated[dict[str, tuple[float, float]], NoDecode] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICING)
+    )
+
+    # --- Local LLM server (llama.cpp), used when no OPENAI_API_KEY / OPENAI_API_BASE is given ----
+    local_llm_host: str = "127.0.0.1"
+    local_llm_port: int = 8091
+    local_llm_model_file: str = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    local_llm_threads: int = Field(0, ge=0)
+    local_llm_n_ctx: int = Field(4096, ge=512)
+    model_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".cache" / "course-tutor" / "models"
+    )
+
+    # --- Embeddings ------------------------------------------------------------------------------
+    embedding_provider: EmbeddingProvider = EmbeddingProvider.AUTO
+    openai_embedding_model: str = "text-embedding-3-small"
+    vector_dimension: int | None = Field(None, ge=8, le=8192)
+    embedding_batch_size: int = Field(32, ge=1, le=2048)
+
+    # --- Retrieval -------------------------------------------------------------------------------
+    rag_top_k: int = Field(5, ge=1, le=50)
+    rag_distance_threshold: float | None = Field(None, ge=0.0, le=2.0)
+    rag_hybrid: bool = True
+    rag_max_context_chars: int | None = Field(None, ge=300)
+
+    # --- Redis -----------------------------------------------------------------------------------
+    redis_knowledge_url: str = "redis://127.0.0.1:6380/0"
+    redis_cache_url: str = "redis://127.0.0.1:6380/0"
+    redis_stack_port: int = 6380
+    redis_timeout_seconds: float = Field(5.0, gt=0)
+    key_prefix: str = Field("tutor", pattern=r"^[A-Za-z0-9_\-]+$")
+
+    # --- Semantic cache --------------------------------------------------------------------------
+    cache_enabled: bool = True
+    cache_distance_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    cache_ttl_seconds: int = Field(7 * 24 * 3600, ge=1)
+
+    # --- Personalization and history -------------------------------------------------------------
+    personalization_enabled: bool = True
+    history_turns: int = Field(4, ge=0, le=20)
+
+    # --- Database --------------------------------------------------------------------------------
+    database_url: str | None = None
+    database_timeout_seconds: float = Field(5.0, gt=0)
+    db_auto_migrate: bool = True
+
+    # --- WebSocket -------------------------------------------------------------------------------
+    ws_idle_timeout_seconds: float = Field(300.0, gt=0)
+    ws_max_message_bytes: int = Field(16 * 1024, ge=1024)
+    stream_flush_interval_ms: int = Field(80, ge=0, le=5000)
+    stream_min_chunk_chars: int = Field(24, ge=1)
+    rate_limit_requests: int = Field(20, ge=0)
+    rate_limit_window_seconds: int = Field(60, ge=1)
+    presence_heartbeat_seconds: float = Field(15.0, gt=0)
+
+    # --- Files and logging -----------------------------------------------------------------------
+    data_dir: Path = PROJECT_ROOT / "var"
+    courses_dir: Path = PROJECT_ROOT / "courses"
+    chunk_size_words: int = Field(180, ge=20, le=400)
+    chunk_overlap_words: int = Field(30, ge=0, le=200)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(1, ge=1, le=64)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("model_dir", "data_dir", "courses_dir", mode="after")
+    @classmethod
+    def _anchor_path(cls, value: Path) -> Path:
+        """``~`` expands; relative paths are relative to the project, not to the current folder."""
+        value = value.expanduser()
+        return value if value.is_absolute() else PROJECT_ROOT / value
+
+    @field_validator("openai_api_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("model_pricing", mode="before")
+    @classmethod
+    def _parse_pricing(cls, value: object) -> object:
+        if isinstance(value, str):
+            parsed = json.loads(value) if value.strip() else {}
+            merged = dict(DEFAULT_PRICING)
+            merged.update({k: (float(v[0]), float(v[1])) for k, v in parsed.items()})
+            return merged
+        return value
+
+    @model_validator(mode="after")
+    def _check_dimension(self) -> Settings:
+        expected = self.embedding_dims_for_model
+        if self.vector_dimension is not None and expected != self.vector_dimension:
+            raise ValueError(
+                f"VECTOR_DIMENSION={self.vector_dimension} does not match the embedding model "
+                f"{self.embedding_model_name!r}, which produces {expected} dimensions. "
+                "Unset VECTOR_DIMENSION or choose the matching model."
+            )
+        return self
+
+    # --- Derived values --------------------------------------------------------------------------
+    @property
+    def uses_openai_embeddings(self) -> bool:
+        if self.embedding_provider is EmbeddingProvider.AUTO:
+            return self.openai_api_key is not None
+        return self.embedding_provider is EmbeddingProvider.OPENAI
+
+    @property
+    def embedding_model_name(self) -> str:
+        return self.openai_embedding_model if self.uses_openai_embeddings else LOCAL_EMBEDDING_MODEL
+
+    @property
+    def embedding_dims_for_model(self) -> int:
+        if not self.uses_openai_embeddings:
+            return LOCAL_EMBEDDING_DIMS
+        return OPENAI_EMBEDDING_DIMS.get(self.openai_embedding_model, self.vector_dimension or 1536)
+
+    @property
+    def embedding_dims(self) -> int:
+        return self.vector_dimension or self.embedding_dims_for_model
+
+    @property
+    def uses_local_llm(self) -> bool:
+        """No key and no endpoint of the user's: the project's own llama.cpp server answers."""
+        return self.openai_api_key is None and self.openai_api_base is None
+
+    @property
+    def llm_api_base(self) -> str | None:
+        if self.openai_api_base:
+            return self.openai_api_base
+        if self.uses_local_llm:
+            return f"http://{self.local_llm_host}:{self.local_llm_port}/v1"
+        return None
+
+    @property
+    def model_comprehensive(self) -> str:
+        if self.openai_model_comprehensive:
+            return self.openai_model_comprehensive
+        return LOCAL_LLM_MODEL if self.uses_local_llm else "gpt-4o-mini"
+
+    @property
+    def model_personalized(self) -> str:
+        if self.openai_model_personalized:
+            return self.openai_model_personalized
+        return LOCAL_LLM_MODEL if self.uses_local_llm else "gpt-4o-nano"
+
+    @property
+    def distance_threshold(self) -> float:
+        if self.rag_distance_threshold is not None:
+            return self.rag_distance_threshold
+        return DEFAULT_DISTANCE_THRESHOLD.get(self.embedding_model_name, 0.3)
+
+    @property
+    def cache_threshold(self) -> float:
+        if self.cache_distance_threshold is not None:
+            return self.cache_distance_threshold
+        return DEFAULT_CACHE_DISTANCE_THRESHOLD.get(self.embedding_model_name, 0.1)
+
+    @property
+    def context_chars(self) -> int:
+        """Source text per prompt: the local CPU model reads ~80 tokens/s, so keep it short."""
+        if self.rag_max_context_chars is not None:
+            return self.rag_max_context_chars
+        return 1800 if self.uses_local_llm else 6000
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'tutor.db'}"
+
+    def price_of(self, model: str) -> tuple[float, float]:
+        """USD per 1k (input, output) tokens; unknown and local models are free."""
+        return self.model_pricing.get(model, (0.0, 0.0))
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Read the environment (and ``.env``) into a fresh :class:`Settings`."""
+    return Settings(**overrides)  # type: ignore[arg-type]

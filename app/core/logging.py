@@ -1,0 +1,28 @@
+"""Logging from ``LOG_LEVEL``. At DEBUG the chat path logs connection lifecycle, routing, retrieval
+distances and token usage; keys and passwords are never logged (URLs go through ``redact``)."""
+
+from __future__ import annotations
+
+import logging
+
+from app.core.config import Settings
+
+NOISY = ("httpx", "httpcore", "openai", "llama_index", "redisvl", "pypdf", "asyncio", "aiosqlite")
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=False,
+    )
+    logging.getLogger().setLevel(settings.log_level)
+    libraries = logging.INFO if settings.log_level == "DEBUG" else logging.WARNING
+    for name in NOISY:
+        logging.getLogger(name).setLevel(libraries)
+    # redisvl installs its own stdout handler (INFO) on each of its loggers: route them through ours.
+    for name, logger in logging.root.manager.loggerDict.items():
+        if isinstance(logger, logging.Logger) and name.lower().lstrip("[").startswith("redisvl"):
+            logger.handlers.clear()
+            logger.setLevel(libraries)
+            logger.propagate = True

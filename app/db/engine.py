@@ -1,0 +1,113 @@
+"""Build the async engine for ``DATABASE_URL`` and bring its schema to the newest migration.
+
+Nothing is created at import: the lifespan calls :func:`create_engine` inside the running loop
+(async pools bind to the loop that first uses them) and disposes the engine on shutdown.
+
+SQLite is the zero-setup default, so it gets what a server needs from it: the folder is created,
+WAL lets the history reads run while a turn is written, ``busy_timeout`` makes concurrent writers
+wait instead of failing with "database is locked", and foreign keys are switched on (SQLite leaves
+them off). PostgreSQL goes through asyncpg with a connect timeout and a server-side
+``command_timeout``, so a hung server cannot hold a request forever even if a caller forgot its
+own ``asyncio.timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Generous on purpose: a future migration may rewrite a large table. Wrap the call in a shorter
+# asyncio.timeout if start-up must fail faster.
+MIGRATION_TIMEOUT_S = 300.0
+
+_ASYNC_DRIVERS = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+}
+
+
+def async_url(url: str) -> URL:
+    """Accept the usual spellings (``postgres://``, ``sqlite://``) and pick the async driver."""
+    parsed = make_url(url)
+    driver = _ASYNC_DRIVERS.get(parsed.drivername)
+    return parsed.set(drivername=driver) if driver else parsed
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    return on_connect
+
+
+def create_engine(
+    url: str, timeout: float, *, connect_args: Mapping[str, Any] | None = None
+) -> AsyncEngine:
+    """An engine for ``url`` whose connects and statements give up after ``timeout`` seconds.
+
+    ``connect_args`` is merged over the defaults (tests pass asyncpg ``server_settings`` to pin a
+    ``search_path``).
+    """
+    parsed = async_url(url)
+    backend = parsed.get_backend_name()
+    args: dict[str, Any] = {}
+    if backend == "sqlite":
+        path = _sqlite_file(parsed)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        args["timeout"] = timeout
+    elif backend == "postgresql":
+        args.update(timeout=timeout, command_timeout=timeout)
+    args.update(connect_args or {})
+
+    # hide_parameters: a failed INSERT must not put a student's question into the logs.
+    engine = create_async_engine(
+        parsed, connect_args=args, pool_pre_ping=backend != "sqlite", hide_parameters=True
+    )
+    if backend == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(int(timeout * 1000)))
+    return engine
+
+
+def alembic_config() -> Config:
+    """Alembic settings without an ini file: the server and tests need only the script folder."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    return config
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+async def run_migrations(engine: AsyncEngine) -> None:
+    """``alembic upgrade head`` on ``engine`` in one transaction (a failed step leaves no trace
+    on PostgreSQL), bounded by :data:`MIGRATION_TIMEOUT_S`."""
+    async with asyncio.timeout(MIGRATION_TIMEOUT_S), engine.begin() as connection:
+        await connection.run_sync(_upgrade, "head")

@@ -1,0 +1,209 @@
+"""The app factory and its lifespan: every client is opened here, once, and closed here.
+
+Async Redis and HTTP clients bind to the event loop that first uses them, so they are created
+inside the lifespan (the running loop), never at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from redisvl.index import AsyncSearchIndex
+
+from app.api import profile, status, ws
+from app.core.config import Settings, get_settings
+from app.core.embeddings import build_embedding
+from app.core.knowledge import KnowledgeKeys, build_vector_store, chunk_schema
+from app.core.logging import configure_logging
+from app.core.redis import aensure_search_module, async_client, redact, sync_client
+from app.db.engine import create_engine, run_migrations
+from app.db.recorder import TurnRecorder
+from app.db.repository import ChatRepository
+from app.services.cache import AnswerCache, build_semantic_cache
+from app.services.chat import ChatModels, ChatService
+from app.services.history import ConversationSource
+from app.services.llm import build_llm
+from app.services.presence import Presence
+from app.services.ratelimit import RateLimiter
+from app.services.retrieval import Retriever
+from app.services.stats import TurnStats
+from app.services.versions import VersionReader
+from app.state import Services
+
+log = logging.getLogger(__name__)
+OUTBOX_DRAIN_SECONDS = 5.0
+
+
+async def _check_llm(settings: Settings, http: httpx.AsyncClient) -> None:
+    """Warn early (not fail) when the LLM endpoint does not answer: questions would fail."""
+    base = settings.llm_api_base
+    if not base:
+        return
+    try:
+        response = await http.get(f"{base.rstrip('/')}/models", timeout=5.0)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        hint = " (start it with `make llm`)" if settings.uses_local_llm else ""
+        log.warning(
+            "LLM endpoint %s is not answering%s: %s", redact(base), hint, type(exc).__name__
+        )
+
+
+async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
+    timeout = settings.redis_timeout_seconds
+    knowledge_sync = sync_client(settings.redis_knowledge_url, timeout)
+    stack.callback(knowledge_sync.close)
+    knowledge = async_client(settings.redis_knowledge_url, timeout)
+    stack.push_async_callback(knowledge.aclose)
+    async with asyncio.timeout(timeout):
+        await aensure_search_module(knowledge, settings.redis_knowledge_url)
+    if settings.redis_cache_url == settings.redis_knowledge_url:
+        cache_sync, cache_redis = knowledge_sync, knowledge
+    else:
+        cache_sync = sync_client(settings.redis_cache_url, timeout)
+        stack.callback(cache_sync.close)
+        cache_redis = async_client(settings.redis_cache_url, timeout)
+        stack.push_async_callback(cache_redis.aclose)
+        async with asyncio.timeout(timeout):
+            await aensure_search_module(cache_redis, settings.redis_cache_url)
+
+    embedding = await asyncio.to_thread(build_embedding, settings)
+    store = await asyncio.to_thread(build_vector_store, settings, knowledge_sync, knowledge)
+    index = AsyncSearchIndex(chunk_schema(settings), redis_client=knowledge)
+    retriever = Retriever(
+        store, index, settings.rag_top_k, settings.distance_threshold, settings.rag_hybrid, timeout
+    )
+
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.openai_timeout_seconds, connect=5.0),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+    )
+    stack.push_async_callback(http.aclose)
+    models = ChatModels(
+        answer=build_llm(settings, settings.model_comprehensive, http),
+        personalize=build_llm(settings, settings.model_personalized, http),
+    )
+    answer_cache = None
+    if settings.cache_enabled:
+        name = f"{settings.key_prefix}-answers-{KnowledgeKeys.from_settings(settings).slug}"
+        semantic = await asyncio.to_thread(
+            build_semantic_cache,
+            cache_sync,
+            embedding,
+            name,
+            settings.cache_threshold,
+            settings.cache_ttl_seconds,
+        )
+        answer_cache = AnswerCache(semantic, timeout)
+
+    engine = create_engine(settings.resolved_database_url, settings.database_timeout_seconds)
+    stack.push_async_callback(engine.dispose)
+    if settings.db_auto_migrate:
+        await run_migrations(engine)
+    repository = ChatRepository(engine, settings.database_timeout_seconds)
+    recorder = TurnRecorder(
+        repository,
+        cache_redis,
+        f"{settings.key_prefix}:outbox:turns",
+        settings.database_timeout_seconds,
+    )
+    versions = VersionReader(knowledge, KnowledgeKeys.from_settings(settings), timeout)
+    chat = ChatService(
+        settings,
+        embedding,
+        retriever,
+        models,
+        versions,
+        ConversationSource(repository, settings.history_turns, settings.database_timeout_seconds),
+        answer_cache,
+    )
+    await _check_llm(settings, http)
+    return Services(
+        settings=settings,
+        redis=knowledge,
+        chat=chat,
+        versions=versions,
+        repository=repository,
+        recorder=recorder,
+        presence=Presence(
+            cache_redis, settings.key_prefix, settings.presence_heartbeat_seconds, timeout
+        ),
+        limiter=RateLimiter(
+            cache_redis,
+            settings.key_prefix,
+            settings.rate_limit_requests,
+            settings.rate_limit_window_seconds,
+            timeout,
+        ),
+        stats=TurnStats(cache_redis, settings.key_prefix, timeout),
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    configure_logging(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        async with AsyncExitStack() as stack:
+            services = await build_services(settings, stack)
+            loops = [
+                asyncio.create_task(services.presence.run(), name="presence-heartbeat"),
+                asyncio.create_task(
+                    services.recorder.run(OUTBOX_DRAIN_SECONDS), name="turn-outbox"
+                ),
+            ]
+            log.info(
+                "course tutor ready: model=%s embeddings=%s",
+                settings.model_comprehensive,
+                settings.embedding_model_name,
+            )
+            try:
+                yield {"services": services, "repository": services.repository}
+            finally:
+                await services.background.wait(seconds=10.0)
+                for task in loops:
+                    task.cancel()
+                for task in loops:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                with contextlib.suppress(Exception):
+                    await services.recorder.drain()
+
+    app = FastAPI(title="Course tutor chat server", version="0.1.0", lifespan=lifespan)
+    app.include_router(ws.router)
+    app.include_router(status.router)
+    app.include_router(profile.router)
+
+    @app.get("/health", include_in_schema=True)
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for uvicorn (``--factory``), so each worker process builds its own app."""
+    return create_app(get_settings())
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings)
+    uvicorn.run(
+        "app.main:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        ws="websockets-sansio",
+        ws_max_size=max(1 << 20, settings.ws_max_message_bytes * 4),
+        log_level=settings.log_level.lower(),
+    )

@@ -1,0 +1,215 @@
+"""The `/ws/stream` wire protocol as types: every message in both directions.
+
+Field names and shapes follow the protocol document our users integrate against; fields we add are
+optional for clients to read and listed in docs/protocol.md (generated from these models).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from app.protocol.errors import ErrorCode
+
+MAX_QUERY_CHARS = 1000
+
+
+def now() -> float:
+    return time.time()
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=False)
+
+
+# --- client → server -------------------------------------------------------------------------
+
+
+class ChatRequest(_Wire):
+    type: Literal["chat_request"]
+    query: str
+    use_personalization: bool = False
+    chatroom_id: str | None = Field(default=None, max_length=128)
+
+
+class Ping(_Wire):
+    type: Literal["ping"]
+
+
+class Disconnect(_Wire):
+    type: Literal["disconnect"]
+
+
+ClientMessage = Annotated[ChatRequest | Ping | Disconnect, Field(discriminator="type")]
+CLIENT_MESSAGE: TypeAdapter[ChatRequest | Ping | Disconnect] = TypeAdapter(ClientMessage)
+CLIENT_TYPES = ("chat_request", "ping", "disconnect")
+
+
+# --- server → client -------------------------------------------------------------------------
+
+
+class ConnectionConfig(_Wire):
+    model_comprehensive: str
+    model_personalized: str
+    rag_threshold: float
+    rag_top_k: int
+    openai_temperature: float
+    openai_max_tokens: int
+    streaming: bool = True
+    cache_enabled: bool
+    personalization_enabled: bool
+    # ours
+    embedding_model: str | None = None
+    hybrid_retrieval: bool | None = None
+    max_query_chars: int = MAX_QUERY_CHARS
+    max_message_bytes: int | None = None
+    idle_timeout_seconds: float | None = None
+
+
+class ConnectionMessage(_Wire):
+    type: Literal["connection"] = "connection"
+    status: Literal["connected"] = "connected"
+    user_id: str
+    course_id: str | None
+    timestamp: float = Field(default_factory=now)
+    message: str = "WebSocket connected. Ready for streaming chat!"
+    config: ConnectionConfig
+    # ours
+    connection_id: str | None = None
+
+
+class ChatStartedMetadata(_Wire):
+    course_id: str | None
+    chatroom_id: str | None
+    use_personalization: bool
+    service: str = "course_tutor"
+    cache_check: Literal["initiated", "disabled"] = "initiated"
+
+
+class ChatStarted(_Wire):
+    type: Literal["chat_started"] = "chat_started"
+    query: str
+    timestamp: float = Field(default_factory=now)
+    metadata: ChatStartedMetadata
+
+
+class ChatChunk(_Wire):
+    type: Literal["chat_chunk"] = "chat_chunk"
+    chunk: str
+    chunk_index: int
+    timestamp: float = Field(default_factory=now)
+
+
+class SourceMetadata(_Wire):
+    material_id: str
+    course_id: str
+    filename: str
+    page: str  # "<page label>.<chunk position on that page>", e.g. "12.2" or "iv.1"
+    score: float  # cosine similarity, 1 - vector_distance
+    vector_distance: float
+    chunk_type: str | None = None
+    # ours
+    page_label: str
+    page_number: int  # physical page, 1-based
+    title: str | None = None
+
+
+class Source(_Wire):
+    content: str
+    metadata: SourceMetadata
+
+
+class ModelPricing(_Wire):
+    input_cost_per_1k: float
+    output_cost_per_1k: float
+    total_cost: float
+
+
+class UsageItem(_Wire):
+    """One LLM call of this turn (ours): condensing, answering, personalizing."""
+
+    purpose: Literal["condense", "answer", "personalize"]
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+
+class TokenUsage(_Wire):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    model_pricing: ModelPricing
+    # ours
+    calls: list[UsageItem] = Field(default_factory=list)
+
+
+ResponseSource = Literal["rag", "cache", "not_covered"]
+
+
+class ResponseMetadata(_Wire):
+    source: ResponseSource
+    source_type: Literal["knowledge_base", "semantic_cache", "none"]
+    response_type: Literal["rag_response", "cached_response", "not_covered"]
+    model_used: str | None
+    personalized: bool
+    course_id: str | None
+    cost_usd: float
+    rag_threshold_used: float
+    documents_retrieved: int
+    documents_used: int
+    # ours
+    language: str | None = None
+    chatroom_id: str | None = None
+    turn_id: str | None = None
+    cache_distance: float | None = None
+    condensed_query: str | None = None
+
+
+class ChatResponse(_Wire):
+    type: Literal["chat_response"] = "chat_response"
+    response: str
+    sources: list[Source]
+    cached: bool
+    token_usage: TokenUsage
+    latency_ms: float
+    timestamp: float = Field(default_factory=now)
+    metadata: ResponseMetadata
+    response_source: ResponseSource
+    chunks_count: int
+    done: Literal[True] = True
+
+
+class Pong(_Wire):
+    type: Literal["pong"] = "pong"
+    timestamp: float = Field(default_factory=now)
+
+
+class ErrorMessage(_Wire):
+    type: Literal["error"] = "error"
+    error: str
+    error_code: ErrorCode
+    timestamp: float = Field(default_factory=now)
+    recoverable: bool
+    suggestion: str
+
+    @classmethod
+    def of(cls, code: ErrorCode, message: str | None = None) -> ErrorMessage:
+        return cls(
+            error=message or code.spec.message,
+            error_code=code,
+            recoverable=code.recoverable,
+            suggestion=code.spec.suggestion,
+        )
+
+
+ServerMessage = Annotated[
+    ConnectionMessage | ChatStarted | ChatChunk | ChatResponse | Pong | ErrorMessage,
+    Field(discriminator="type"),
+]
+SERVER_MESSAGE: TypeAdapter[
+    ConnectionMessage | ChatStarted | ChatChunk | ChatResponse | Pong | ErrorMessage
+] = TypeAdapter(ServerMessage)
+SERVER_TYPES = ("connection", "chat_started", "chat_chunk", "chat_response", "error", "pong")

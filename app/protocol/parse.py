@@ -1,0 +1,60 @@
+"""Text frame → typed client message, or the protocol error that explains what is wrong with it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.protocol.errors import ErrorCode, ProtocolError
+from app.protocol.messages import (
+    CLIENT_MESSAGE,
+    CLIENT_TYPES,
+    MAX_QUERY_CHARS,
+    ChatRequest,
+    Disconnect,
+    Ping,
+)
+
+
+def _field_error(exc: ValidationError) -> ProtocolError:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"][1:]) or "message"
+    if where == "query" and first["type"] == "missing":
+        return ProtocolError(ErrorCode.EMPTY_QUERY)
+    return ProtocolError(ErrorCode.INVALID_REQUEST, f"Invalid field `{where}`: {first['msg']}.")
+
+
+def parse_client_message(raw: str) -> ChatRequest | Ping | Disconnect:
+    try:
+        data: Any = json.loads(raw)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ProtocolError(ErrorCode.JSON_PARSE_ERROR) from exc
+    if not isinstance(data, dict):
+        raise ProtocolError(
+            ErrorCode.INVALID_MESSAGE_TYPE, "Expected a JSON object with a `type` field."
+        )
+    kind = data.get("type")
+    if kind not in CLIENT_TYPES:
+        shown = json.dumps(kind)[:40] if kind is not None else "missing"
+        raise ProtocolError(
+            ErrorCode.INVALID_MESSAGE_TYPE,
+            f"Unsupported message type {shown}; expected one of {', '.join(CLIENT_TYPES)}.",
+        )
+    try:
+        message = CLIENT_MESSAGE.validate_python(data)
+    except ValidationError as exc:
+        raise _field_error(exc) from exc
+    if isinstance(message, ChatRequest):
+        query = message.query.strip()
+        if not query:
+            raise ProtocolError(ErrorCode.EMPTY_QUERY)
+        if len(query) > MAX_QUERY_CHARS:
+            raise ProtocolError(
+                ErrorCode.QUERY_TOO_LONG,
+                f"The query has {len(query)} characters; the limit is {MAX_QUERY_CHARS}.",
+            )
+        chatroom = message.chatroom_id.strip() if message.chatroom_id else None
+        message = message.model_copy(update={"query": query, "chatroom_id": chatroom or None})
+    return message

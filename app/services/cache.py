@@ -1,0 +1,130 @@
+"""Semantic answer cache (RedisVL ``SemanticCache``), scoped so it can never serve a wrong answer.
+
+An entry is only a hit for the same course, the same content version of that course (re-ingesting
+changed material makes old entries unreachable at once) and the same answer language. Only
+grounded, unpersonalized answers are stored; the caller enforces that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from redisvl.extensions.llmcache import SemanticCache
+from redisvl.query.filter import Tag
+from redisvl.utils.vectorize import CustomTextVectorizer
+
+ALL_COURSES = "__all__"
+SCHEMA_VERSION = "v1"
+
+
+@dataclass(frozen=True)
+class CacheScope:
+    course_id: str | None
+    content_version: str
+    language: str
+
+    @property
+    def course_tag(self) -> str:
+        return self.course_id or ALL_COURSES
+
+    def filters(self) -> dict[str, str]:
+        return {
+            "course_scope": self.course_tag,
+            "content_version": self.content_version,
+            "language": self.language,
+        }
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    prompt: str
+    response: str
+    distance: float
+    metadata: dict[str, Any]
+
+
+def build_semantic_cache(
+    client: redis.Redis,
+    embedding: BaseEmbedding,
+    name: str,
+    threshold: float,
+    ttl_seconds: int,
+) -> SemanticCache:
+    """Create (or attach to) the cache index; blocking, so call it via ``asyncio.to_thread``."""
+    vectorizer = CustomTextVectorizer(
+        embed=embedding.get_query_embedding,
+        aembed=embedding.aget_query_embedding,
+    )
+    return SemanticCache(
+        name=f"{name}-{SCHEMA_VERSION}",
+        distance_threshold=threshold,
+        ttl=ttl_seconds,
+        vectorizer=vectorizer,
+        redis_client=client,
+        filterable_fields=[
+            {"name": "course_scope", "type": "tag", "attrs": {"case_sensitive": True}},
+            {"name": "content_version", "type": "tag", "attrs": {"case_sensitive": True}},
+            {"name": "language", "type": "tag"},
+        ],
+    )
+
+
+class AnswerCache:
+    """Lookups and stores with a precomputed question vector, bounded by a timeout."""
+
+    def __init__(self, cache: SemanticCache, timeout: float) -> None:
+        self._cache = cache
+        self._timeout = timeout
+
+    @property
+    def threshold(self) -> float:
+        return float(self._cache.distance_threshold)
+
+    async def lookup(
+        self, vector: list[float], scope: CacheScope, threshold: float | None = None
+    ) -> CachedAnswer | None:
+        where = (
+            (Tag("course_scope") == scope.course_tag)
+            & (Tag("content_version") == scope.content_version)
+            & (Tag("language") == scope.language)
+        )
+        async with asyncio.timeout(self._timeout):
+            hits = await self._cache.acheck(
+                vector=vector, num_results=1, filter_expression=where, distance_threshold=threshold
+            )
+        if not hits:
+            return None
+        hit = hits[0]
+        metadata = hit.get("metadata") or {}
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        return CachedAnswer(
+            str(hit["prompt"]), str(hit["response"]), float(hit["vector_distance"]), metadata
+        )
+
+    async def store(
+        self,
+        question: str,
+        answer: str,
+        vector: list[float],
+        scope: CacheScope,
+        metadata: dict[str, Any],
+    ) -> str:
+        async with asyncio.timeout(self._timeout):
+            key: str = await self._cache.astore(
+                prompt=question,
+                response=answer,
+                vector=vector,
+                metadata=metadata,
+                filters=scope.filters(),
+            )
+        return key
+
+    async def clear(self) -> None:
+        async with asyncio.timeout(self._timeout):
+            await self._cache.aclear()

@@ -1,0 +1,72 @@
+"""What we know about the student for this turn: the chatroom's recent turns and the profile.
+
+Rooms belong to one user (the repository looks them up by user id *and* room id), so a student can
+never pull another student's history into a prompt by guessing a chatroom id. A database outage
+degrades to "no history" rather than failing the question.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.db.repository import ChatRepository
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConversationContext:
+    turns: list[tuple[str, str]] = field(default_factory=list)  # (question, answer), oldest first
+    profile_text: str = ""
+    answer_language: str | None = None
+
+    @property
+    def has_material(self) -> bool:
+        """Personalizing needs something to personalize with."""
+        return bool(self.profile_text or self.turns)
+
+
+class ConversationSource:
+    def __init__(
+        self, repository: ChatRepository | None, history_turns: int, timeout: float
+    ) -> None:
+        self._repository = repository
+        self._history_turns = history_turns
+        self._timeout = timeout
+
+    async def load(
+        self, user_id: str, chatroom_id: str | None, personalize: bool
+    ) -> ConversationContext:
+        if self._repository is None:
+            return ConversationContext()
+        try:
+            async with asyncio.timeout(self._timeout):
+                turns = []
+                if chatroom_id and self._history_turns:
+                    past = await self._repository.recent_turns(
+                        user_id, chatroom_id, self._history_turns
+                    )
+                    turns = [(t.query, t.answer) for t in past]
+                profile = await self._repository.get_profile(user_id) if personalize else None
+        except Exception as exc:  # any DB failure: answer without history rather than not at all
+            log.warning("history/profile unavailable for this turn: %s", type(exc).__name__)
+            return ConversationContext()
+        if profile is None:
+            return ConversationContext(turns)
+        described = [
+            f"{label}: {value}"
+            for label, value in (
+                ("level", profile.level),
+                ("study program", profile.study_program),
+                ("preferred language", profile.preferred_language),
+            )
+            if value
+        ]
+        language = (
+            profile.preferred_language if profile.preferred_language in ("id", "en") else None
+        )
+        return ConversationContext(turns, "\n".join(described), language)

@@ -1,0 +1,68 @@
+"""Words of a question for full-text search, and the question's language.
+
+Students ask in Indonesian or English, often informally ("gimana", "apa bedanya"), so both
+languages' function words are dropped before BM25, and the same word lists tell which language to
+answer in.
+"""
+
+from __future__ import annotations
+
+import re
+
+from redisvl.query.filter import Tag
+
+MAX_TERMS = 12
+
+INDONESIAN = frozenset(
+    """
+    ada adalah agar akan aku anda antara apa apakah atau bagaimana bagi bahwa banyak beberapa begitu
+    berapa bila bisa boleh bukan cara contoh dalam dan dapat dari dengan di dia dong gimana guna hal
+    hanya harus ini itu jadi jelaskan juga kak kalau kami kan kapan karena ke kenapa kita lagi lain
+    maksud mana masih mau mengapa menurut mereka nah namun oleh pada para per perbedaan saat saja
+    sama sangat saya sebagai sebuah sebutkan secara sedang sih siapa suatu sudah supaya tanpa tapi
+    tentang tersebut tidak untuk ya yaitu yakni yang bedanya apaan gak nggak kok deh tuh nya tolong
+    """.split()
+)
+ENGLISH = frozenset(
+    """
+    a about an and are as at be because been between but by can could describe difference do does
+    explain for from give has have how i if in into is it its list me mean means my of on or please
+    should so some tell than that the their them then there these they this those to was were what
+    when where which who why will with would you your
+    """.split()
+)
+_WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def detect_language(text: str, default: str = "id") -> str:
+    """``"id"`` or ``"en"`` by function words; ``default`` when there is no evidence."""
+    tokens = words(text)
+    id_score = sum(1 for w in tokens if w in INDONESIAN)
+    en_score = sum(1 for w in tokens if w in ENGLISH)
+    if id_score == en_score:
+        return default
+    return "id" if id_score > en_score else "en"
+
+
+def query_terms(text: str) -> list[str]:
+    """Content words of a question, in order, without duplicates or function words."""
+    seen: dict[str, None] = {}
+    for word in words(text):
+        for piece in word.split("-"):
+            part = piece.strip("'")
+            if len(part) >= 2 and part not in INDONESIAN and part not in ENGLISH:
+                seen.setdefault(part, None)
+    return list(seen)[:MAX_TERMS]
+
+
+def redis_text_query(terms: list[str], course_id: str | None) -> str:
+    """A RediSearch query: any of the terms in the text, within the course if one is given."""
+    text = "|".join(re.sub(r"[^\w]", "", t) for t in terms if re.sub(r"[^\w]", "", t))
+    clause = f"@text:({text}) -@chunk_type:{{toc|index}}"
+    if course_id is None:
+        return clause
+    return f"{Tag('course_id') == course_id} {clause}"

@@ -1,0 +1,132 @@
+"""The one LLM code path: OpenAI's chat API via llama-index-llms-openai, against any endpoint.
+
+OpenAI itself, vLLM, Ollama or the project's own llama.cpp server all speak this API; only
+``OPENAI_API_BASE`` and the model name differ. Model names llama-index does not know
+(``gpt-4o-nano``, a local GGUF) would be refused by its context-window lookup, so the metadata comes
+from our settings instead. Token usage is read from the stream (``stream_options.include_usage``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import httpx
+import openai
+from llama_index.core.base.llms.types import ChatMessage, LLMMetadata, MessageRole
+from llama_index.llms.openai import OpenAI
+from pydantic import Field
+
+from app.core.config import Settings
+from app.protocol.errors import ErrorCode, ProtocolError
+
+log = logging.getLogger(__name__)
+NO_KEY = "no-key-needed"
+
+
+class CompatibleOpenAI(OpenAI):
+    """llama-index's OpenAI LLM for any model name served by an OpenAI-compatible endpoint."""
+
+    context_window: int = Field(default=8192, gt=0)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "compatible_openai_llm"
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(
+            context_window=self.context_window,
+            num_output=self.max_tokens or -1,
+            is_chat_model=True,
+            is_function_calling_model=False,
+            model_name=self.model,
+            system_role=MessageRole.SYSTEM,
+        )
+
+
+def build_llm(settings: Settings, model: str, http_client: httpx.AsyncClient) -> CompatibleOpenAI:
+    """An LLM client for ``model``; the caller owns (and closes) ``http_client``."""
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else NO_KEY
+    return CompatibleOpenAI(
+        model=model,
+        api_key=key,
+        api_base=settings.llm_api_base,
+        temperature=settings.openai_temperature,
+        max_tokens=settings.openai_max_tokens,
+        timeout=settings.openai_timeout_seconds,
+        max_retries=0,  # a stream cannot be retried once tokens reached the student
+        context_window=settings.llm_context_window,
+        additional_kwargs={"stream_options": {"include_usage": True}},
+        async_http_client=http_client,
+    )
+
+
+@dataclass(frozen=True)
+class Delta:
+    text: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int
+    output_tokens: int
+
+
+class LLMUnavailableError(ProtocolError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            "The language model is not reachable right now, so no answer can be generated.",
+        )
+        self.detail = detail
+
+
+_FAILURES = (openai.APIError, httpx.HTTPError, TimeoutError, ConnectionError)
+
+
+async def stream_chat(
+    llm: CompatibleOpenAI,
+    messages: Sequence[ChatMessage],
+    first_token_timeout: float,
+    token_timeout: float,
+) -> AsyncIterator[Delta | Usage]:
+    """Text deltas as they arrive, then one :class:`Usage` (zeros if the server sent none)."""
+    usage = Usage(0, 0)
+    try:
+        async with asyncio.timeout(first_token_timeout):
+            stream = await llm.astream_chat(list(messages))
+        iterator = stream.__aiter__()
+        timeout = first_token_timeout
+        while True:
+            try:
+                async with asyncio.timeout(timeout):
+                    response = await iterator.__anext__()
+            except StopAsyncIteration:
+                break
+            counts = response.additional_kwargs
+            if "prompt_tokens" in counts:
+                usage = Usage(int(counts["prompt_tokens"]), int(counts.get("completion_tokens", 0)))
+            if response.delta:
+                timeout = token_timeout
+                yield Delta(response.delta)
+    except _FAILURES as exc:
+        log.warning("LLM call to %s failed: %s", llm.api_base, type(exc).__name__, exc_info=True)
+        raise LLMUnavailableError(type(exc).__name__) from exc
+    yield usage
+
+
+async def complete(
+    llm: CompatibleOpenAI, messages: Sequence[ChatMessage], timeout_s: float
+) -> tuple[str, Usage]:
+    """A whole (hidden) completion, streamed internally so usage is reported the same way."""
+    parts: list[str] = []
+    usage = Usage(0, 0)
+    async for event in stream_chat(llm, messages, timeout_s, timeout_s):
+        if isinstance(event, Delta):
+            parts.append(event.text)
+        else:
+            usage = event
+    return "".join(parts), usage

@@ -1,0 +1,24 @@
+"""The content version of a course, read from Redis where ingestion writes it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+
+from app.core.knowledge import KnowledgeKeys, course_version
+
+
+class VersionReader:
+    def __init__(self, client: aioredis.Redis, keys: KnowledgeKeys, timeout: float) -> None:
+        self._client = client
+        self._keys = keys
+        self._timeout = timeout
+
+    async def get(self, course_id: str | None) -> str:
+        async with asyncio.timeout(self._timeout):
+            return await course_version(self._client, self._keys, course_id)
+
+    async def exists(self, course_id: str) -> bool:
+        async with asyncio.timeout(self._timeout):
+            return bool(await self._client.exists(self._keys.version(course_id)))

@@ -1,0 +1,276 @@
+"""One WebSocket connection: reading and answering run side by side.
+
+The read loop never waits for an answer to finish, so a ``ping`` mid-answer gets its ``pong`` and
+``disconnect`` cancels the LLM call at once. At most one answer streams per connection; a second
+``chat_request`` meanwhile gets ``CHAT_IN_PROGRESS`` (the client resends after ``chat_response``).
+Whatever happens to a turn — done, failed, cancelled — it is recorded, from a background task that
+outlives the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+from pydantic import BaseModel
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from app.db.records import TurnRecord
+from app.protocol.errors import ErrorCode, ProtocolError
+from app.protocol.messages import (
+    ChatRequest,
+    ChatStarted,
+    ChatStartedMetadata,
+    ConnectionMessage,
+    Disconnect,
+    ErrorMessage,
+    Pong,
+)
+from app.protocol.parse import parse_client_message
+from app.services.chat import TurnRequest
+from app.state import Services
+from app.ws.stream import PhraseBuffer, StreamState, build_response, stream_events
+
+log = logging.getLogger(__name__)
+WS_1000_NORMAL = 1000
+WS_1008_POLICY_VIOLATION = 1008
+WS_1011_INTERNAL_ERROR = 1011
+
+
+class ChatSession:
+    def __init__(
+        self, ws: WebSocket, services: Services, user_id: str, course_id: str | None
+    ) -> None:
+        self._ws = ws
+        self._services = services
+        self._settings = services.settings
+        self._user_id = user_id
+        self._course_id = course_id
+        self._id = uuid.uuid4().hex[:12]
+        self._send_lock = asyncio.Lock()
+        self._turn: asyncio.Task[None] | None = None
+        self._last_activity = time.monotonic()
+
+    # --- sending ---------------------------------------------------------------------------------
+    async def send(self, message: BaseModel) -> None:
+        if self._ws.application_state is not WebSocketState.CONNECTED:
+            return
+        async with self._send_lock:
+            await self._ws.send_text(message.model_dump_json())
+
+    async def send_error(self, code: ErrorCode, message: str | None = None) -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            await self.send(ErrorMessage.of(code, message))
+
+    async def close(self, code: int = WS_1000_NORMAL, reason: str = "") -> None:
+        if self._ws.application_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(RuntimeError, OSError):
+                await self._ws.close(code=code, reason=reason)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    async def run(self, connection: ConnectionMessage) -> None:
+        connection.connection_id = self._id
+        await self.send(connection)
+        log.debug("ws %s connected user=%s course=%s", self._id, self._user_id, self._course_id)
+        with contextlib.suppress(Exception):
+            await self._services.presence.connected(self._id, self._user_id)
+        try:
+            await self._read_loop()
+        except WebSocketDisconnect:
+            pass
+        finally:
+            await self._cancel_turn()
+            with contextlib.suppress(Exception):
+                await self._services.presence.disconnected(self._id, self._user_id)
+            log.debug("ws %s closed", self._id)
+
+    async def _cancel_turn(self) -> None:
+        if self._turn is not None and not self._turn.done():
+            self._turn.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._turn
+
+    def _busy(self) -> bool:
+        return self._turn is not None and not self._turn.done()
+
+    async def _receive(self) -> MutableMapping[str, Any] | None:
+        """The next frame, or None when the connection idled out."""
+        idle = self._settings.ws_idle_timeout_seconds
+        while True:
+            remaining = self._last_activity + idle - time.monotonic()
+            try:
+                async with asyncio.timeout(max(remaining, 0.01)):
+                    message = await self._ws.receive()
+            except TimeoutError:
+                if self._busy():
+                    self._last_activity = time.monotonic()  # streaming counts as activity
+                    continue
+                return None
+            self._last_activity = time.monotonic()
+            return message
+
+    async def _read_loop(self) -> None:
+        limit = self._settings.ws_max_message_bytes
+        while True:
+            message = await self._receive()
+            if message is None:
+                await self.send_error(ErrorCode.CONNECTION_TIMEOUT)
+                await self.close(WS_1000_NORMAL, "idle timeout")
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if not isinstance(text, str):
+                await self.send_error(ErrorCode.BINARY_NOT_SUPPORTED)
+                continue
+            if len(text.encode()) > limit:
+                await self.send_error(
+                    ErrorCode.MESSAGE_TOO_LARGE, f"The message is larger than {limit} bytes."
+                )
+                continue
+            try:
+                request = parse_client_message(text)
+            except ProtocolError as exc:
+                await self.send_error(exc.code, exc.message)
+                continue
+            if isinstance(request, Disconnect):
+                await self._cancel_turn()
+                await self.close(WS_1000_NORMAL, "client disconnect")
+                return
+            if isinstance(request, ChatRequest):
+                await self._start_turn(request)
+            else:
+                await self.send(Pong())
+
+    # --- turns -----------------------------------------------------------------------------------
+    async def _start_turn(self, request: ChatRequest) -> None:
+        if self._busy():
+            await self.send_error(ErrorCode.CHAT_IN_PROGRESS)
+            return
+        try:
+            decision = await self._services.limiter.hit(self._user_id)
+        except (aioredis.RedisError, OSError, TimeoutError):
+            log.warning("rate limiter unavailable", exc_info=True)
+            await self.send_error(ErrorCode.SERVICE_UNAVAILABLE)
+            return
+        if not decision.allowed:
+            await self.send_error(
+                ErrorCode.RATE_LIMIT_EXCEEDED,
+                f"Too many questions: the limit is {self._settings.rate_limit_requests} per "
+                f"{self._settings.rate_limit_window_seconds} s; "
+                f"try again in {decision.retry_after:.0f} s.",
+            )
+            return
+        turn = TurnRequest(
+            turn_id=uuid.uuid4().hex,
+            user_id=self._user_id,
+            course_id=self._course_id,
+            chatroom_id=request.chatroom_id,
+            query=request.query,
+            use_personalization=request.use_personalization,
+        )
+        self._turn = asyncio.create_task(self._run_turn(turn), name=f"turn-{turn.turn_id}")
+
+    async def _run_turn(self, turn: TurnRequest) -> None:
+        started = time.perf_counter()
+        created = datetime.now(UTC)
+        state = StreamState()
+        status, error_code = "failed", None
+        services = self._services
+        cache_on = self._settings.cache_enabled
+        await self.send(
+            ChatStarted(
+                query=turn.query,
+                metadata=ChatStartedMetadata(
+                    course_id=turn.course_id,
+                    chatroom_id=turn.chatroom_id,
+                    use_personalization=turn.use_personalization,
+                    cache_check="initiated" if cache_on else "disabled",
+                ),
+            )
+        )
+        with contextlib.suppress(Exception):
+            await services.presence.chat_started(turn.turn_id)
+        buffer = PhraseBuffer(
+            self._settings.stream_flush_interval_ms / 1000, self._settings.stream_min_chunk_chars
+        )
+        try:
+            result = await stream_events(services.chat.answer(turn), self.send, buffer, state)
+            latency = (time.perf_counter() - started) * 1000
+            await self.send(build_response(self._settings, turn, result, state.chunks, latency))
+            status = "completed"
+        except asyncio.CancelledError:
+            status = "cancelled"
+            raise
+        except ProtocolError as exc:
+            error_code = exc.code
+            await self.send_error(exc.code, exc.message)
+        except (aioredis.RedisError, OSError, TimeoutError):
+            log.warning("turn %s: a backing service failed", turn.turn_id, exc_info=True)
+            error_code = ErrorCode.SERVICE_UNAVAILABLE
+            await self.send_error(error_code)
+        except WebSocketDisconnect:
+            status = "cancelled"
+        except Exception:
+            log.exception("turn %s failed", turn.turn_id)
+            error_code = ErrorCode.INTERNAL_ERROR
+            await self.send_error(error_code)
+        finally:
+            latency = (time.perf_counter() - started) * 1000
+            record = self._record(turn, state, status, error_code, latency, created)
+            services.background.spawn(self._finish(turn.turn_id, record), f"record-{turn.turn_id}")
+
+    def _record(
+        self,
+        turn: TurnRequest,
+        state: StreamState,
+        status: str,
+        error_code: ErrorCode | None,
+        latency_ms: float,
+        created: datetime,
+    ) -> TurnRecord:
+        result = state.result
+        usage = result.usage if result else []
+        inp = sum(u.input_tokens for u in usage)
+        out = sum(u.output_tokens for u in usage)
+        return TurnRecord(
+            id=turn.turn_id,
+            user_id=turn.user_id,
+            course_id=turn.course_id,
+            chatroom_id=turn.chatroom_id,
+            query=turn.query,
+            answer=result.response if result and status == "completed" else state.text,
+            sources=[s.model_dump() for s in result.sources] if result else [],
+            cached=bool(result and result.cached),
+            personalized=bool(result and result.personalized),
+            response_source=result.response_source if result else "none",
+            model=result.model_used if result else None,
+            input_tokens=inp,
+            output_tokens=out,
+            total_tokens=inp + out,
+            cost_usd=round(sum(u.cost_usd for u in usage), 8),
+            latency_ms=round(latency_ms, 1),
+            status=status,
+            language=result.language if result else None,
+            created_at=created,
+            error_code=error_code.value if error_code else None,
+        )
+
+    async def _finish(self, turn_id: str, record: TurnRecord) -> None:
+        services = self._services
+        with contextlib.suppress(Exception):
+            await services.presence.chat_finished(turn_id)
+        try:
+            await services.stats.record(
+                record.status == "completed", record.cached, record.latency_ms, record.total_tokens
+            )
+        except (aioredis.RedisError, OSError, TimeoutError):
+            log.warning("stats not updated for turn %s", turn_id)
+        await services.recorder.record(record)

@@ -1,0 +1,141 @@
+"""Engine events → ``chat_chunk`` frames → the final ``chat_response``: all stream framing is here.
+
+Tokens arrive a few characters at a time; one frame per token would cost the client a render per
+token and the server a syscall per token. Text is released in phrases that end at a word boundary:
+the first word as soon as it is complete (the student sees the answer start at once), then whenever
+the flush interval has passed and enough text has gathered.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from app.core.config import Settings
+from app.protocol.messages import ChatChunk, ChatResponse, ResponseMetadata, ResponseSource
+from app.services.chat import TurnRequest, TurnResult
+from app.services.llm import Delta
+from app.services.usage import token_usage
+
+Send = Callable[[ChatChunk], Awaitable[None]]
+
+SourceType = Literal["knowledge_base", "semantic_cache", "none"]
+ResponseType = Literal["rag_response", "cached_response", "not_covered"]
+SOURCE_TYPES: dict[ResponseSource, SourceType] = {
+    "rag": "knowledge_base",
+    "cache": "semantic_cache",
+    "not_covered": "none",
+}
+RESPONSE_TYPES: dict[ResponseSource, ResponseType] = {
+    "rag": "rag_response",
+    "cache": "cached_response",
+    "not_covered": "not_covered",
+}
+
+
+class PhraseBuffer:
+    """Collects deltas and decides when a phrase is ready to go out."""
+
+    def __init__(
+        self, interval_s: float, min_chars: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._interval = interval_s
+        self._min_chars = min_chars
+        self._clock = clock
+        self._text = ""
+        self._last = 0.0
+        self._released_any = False
+
+    def push(self, text: str) -> str | None:
+        self._text += text
+        cut = max(self._text.rfind(" "), self._text.rfind("\n"))
+        if cut <= 0:
+            return None
+        now = self._clock()
+        first = not self._released_any and bool(self._text[:cut].strip())
+        due = now - self._last >= self._interval and cut >= self._min_chars
+        if not (first or due or cut >= 8 * self._min_chars):
+            return None
+        phrase, self._text = self._text[: cut + 1], self._text[cut + 1 :]
+        self._last = now
+        self._released_any = True
+        return phrase
+
+    def flush(self) -> str:
+        rest, self._text = self._text, ""
+        return rest
+
+
+@dataclass
+class StreamState:
+    """What has reached the client so far (kept when a turn is cancelled midway)."""
+
+    chunks: int = 0
+    sent: list[str] = field(default_factory=list)
+    result: TurnResult | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.sent)
+
+
+async def stream_events(
+    events: AsyncIterator[Delta | TurnResult], send: Send, buffer: PhraseBuffer, state: StreamState
+) -> TurnResult:
+    async def emit(phrase: str) -> None:
+        if not phrase:
+            return
+        state.chunks += 1
+        state.sent.append(phrase)
+        await send(ChatChunk(chunk=phrase, chunk_index=state.chunks))
+
+    async for event in events:
+        if isinstance(event, Delta):
+            phrase = buffer.push(event.text)
+            if phrase:
+                await emit(phrase)
+        else:
+            state.result = event
+    await emit(buffer.flush())
+    if state.result is None:
+        raise RuntimeError("the chat service ended without a result")
+    return state.result
+
+
+def build_response(
+    settings: Settings,
+    req: TurnRequest,
+    result: TurnResult,
+    chunks_count: int,
+    latency_ms: float,
+) -> ChatResponse:
+    usage = token_usage(settings, result.usage, result.priced_model)
+    source = result.response_source
+    return ChatResponse(
+        response=result.response,
+        sources=result.sources,
+        cached=result.cached,
+        token_usage=usage,
+        latency_ms=round(latency_ms, 1),
+        metadata=ResponseMetadata(
+            source=source,
+            source_type=SOURCE_TYPES[source],
+            response_type=RESPONSE_TYPES[source],
+            model_used=result.model_used,
+            personalized=result.personalized,
+            course_id=req.course_id,
+            cost_usd=usage.model_pricing.total_cost,
+            rag_threshold_used=result.threshold,
+            documents_retrieved=result.documents_retrieved,
+            documents_used=result.documents_used,
+            language=result.language,
+            chatroom_id=req.chatroom_id,
+            turn_id=req.turn_id,
+            cache_distance=result.cache_distance,
+            condensed_query=result.condensed_query,
+        ),
+        response_source=source,
+        chunks_count=chunks_count,
+    )

@@ -1,0 +1,110 @@
+"""Shared fixtures. Real services only: Redis Stack (started by `make redis` / .ci/run), PostgreSQL
+(already running on 127.0.0.1:5432), uvicorn and OpenAI-compatible HTTP servers started here.
+
+Every test gets its own key prefix, so tests never see each other's data (or a developer's).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from app.core.config import Settings
+from tests.support.ingest import ingest_paths
+from tests.support.scripted_openai import ScriptedOpenAI
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
+SAMPLES = ROOT / "samples" / "courses"
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6380/0")
+
+SettingsFactory = Callable[..., Settings]
+
+
+def drop_prefix(url: str, prefix: str) -> None:
+    """Remove every key and search index a test created under its prefix."""
+    client = redis.Redis.from_url(url)
+    try:
+        for raw in client.execute_command("FT._LIST"):
+            name = raw.decode() if isinstance(raw, bytes) else raw
+            if name.startswith(prefix):
+                client.execute_command("FT.DROPINDEX", name, "DD")
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start : start + 500])
+    finally:
+        client.close()
+
+
+def base_settings(prefix: str, data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "key_prefix": prefix,
+        "redis_knowledge_url": REDIS_URL,
+        "redis_cache_url": REDIS_URL,
+        "data_dir": data_dir,
+        "database_url": f"sqlite+aiosqlite:///{data_dir / 'tutor.db'}",
+        "openai_api_key": None,
+        "openai_api_base": None,
+        "embedding_provider": "local",
+        "log_level": "INFO",
+        "presence_heartbeat_seconds": 1.0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    """A fresh key prefix; everything under it is removed after the test."""
+    value = f"t{uuid.uuid4().hex[:10]}"
+    yield value
+    drop_prefix(REDIS_URL, value)
+
+
+@pytest.fixture
+def make_settings(prefix: str, tmp_path: Path) -> SettingsFactory:
+    def factory(**overrides: Any) -> Settings:
+        return base_settings(prefix, tmp_path, **overrides)
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def scripted_server() -> Iterator[ScriptedOpenAI]:
+    with ScriptedOpenAI(embedding_dimensions=1536) as server:
+        yield server
+
+
+@pytest.fixture
+def scripted_llm(scripted_server: ScriptedOpenAI) -> Iterator[ScriptedOpenAI]:
+    """The session's scripted OpenAI-compatible server, reset for this test."""
+    scripted_server.reset()
+    yield scripted_server
+    scripted_server.reset()
+
+
+@pytest.fixture(scope="session")
+def sample_courses(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample course PDFs rendered by the project's own script."""
+    from samples.render import render_all
+
+    out = tmp_path_factory.mktemp("courses")
+    render_all(SAMPLES, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def sample_index(sample_courses: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A key prefix under which both sample courses are ingested once for the whole session."""
+    value = f"ts{uuid.uuid4().hex[:10]}"
+    settings = base_settings(value, tmp_path_factory.mktemp("sample-data"))
+    for folder in sorted(p for p in sample_courses.iterdir() if p.is_dir()):
+        ingest_paths(settings, folder.name, [folder])
+    yield value
+    drop_prefix(REDIS_URL, value)
