@@ -27,10 +27,10 @@ from app.core.redis import aensure_search_module, async_client, redact, sync_cli
 from app.db.engine import create_engine, run_migrations
 from app.db.recorder import TurnRecorder
 from app.db.repository import ChatRepository
-from app.services.cache import AnswerCache, build_semantic_cache
+from app.services.cache import AnswerCache, build_semantic_cache, close_semantic_cache
 from app.services.chat import ChatModels, ChatService
 from app.services.history import ConversationSource
-from app.services.llm import build_llm
+from app.services.llm import LlamaCppPromptCounter, build_llm
 from app.services.presence import Presence
 from app.services.ratelimit import RateLimiter
 from app.services.retrieval import Retriever
@@ -87,9 +87,14 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
     )
     stack.push_async_callback(http.aclose)
+    counter = None
+    if settings.uses_local_llm:  # llama.cpp streams no usage; its tokenizer counts exactly
+        root = f"http://{settings.local_llm_host}:{settings.local_llm_port}"
+        counter = LlamaCppPromptCounter(http, root, settings.openai_timeout_seconds)
     models = ChatModels(
         answer=build_llm(settings, settings.model_comprehensive, http),
         personalize=build_llm(settings, settings.model_personalized, http),
+        counter=counter,
     )
     answer_cache = None
     if settings.cache_enabled:
@@ -102,6 +107,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
             settings.cache_threshold,
             settings.cache_ttl_seconds,
         )
+        stack.push_async_callback(close_semantic_cache, semantic)
         answer_cache = AnswerCache(semantic, timeout)
 
     engine = create_engine(settings.resolved_database_url, settings.database_timeout_seconds)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +110,66 @@ def sample_index(sample_courses: Path, tmp_path_factory: pytest.TempPathFactory)
         ingest_paths(settings, folder.name, [folder])
     yield value
     drop_prefix(REDIS_URL, value)
+
+
+@dataclass
+class Tutor:
+    """A running server over the sample course, talking to the scripted LLM."""
+
+    url: str
+    settings: Settings
+    llm: ScriptedOpenAI
+
+
+def reset_runtime_state(url: str, prefix: str) -> None:
+    """Clear what one test's server leaves behind under a shared prefix (cache, counters)."""
+    client = redis.Redis.from_url(url)
+    try:
+        for raw in client.execute_command("FT._LIST"):
+            name = raw.decode() if isinstance(raw, bytes) else raw
+            if name.startswith(f"{prefix}-answers"):
+                client.execute_command("FT.DROPINDEX", name, "DD")
+        for pattern in (
+            f"{prefix}:stats:*",
+            f"{prefix}:ratelimit:*",
+            f"{prefix}:ws:*",
+            f"{prefix}:outbox*",
+        ):
+            keys = list(client.scan_iter(match=pattern, count=1000))
+            if keys:
+                client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def tutor_factory(
+    sample_index: str, scripted_llm: ScriptedOpenAI, tmp_path: Path
+) -> Iterator[Callable[..., Any]]:
+    """Start the real app (uvicorn) on the sample course index; stops when the test ends."""
+    from app.main import create_app
+    from tests.support.live_server import live_server
+
+    stack = ExitStack()
+
+    def start(**overrides: Any) -> Tutor:
+        values: dict[str, Any] = {
+            "openai_api_base": scripted_llm.base_url,
+            "openai_model_comprehensive": "gpt-4o-mini",
+            "openai_model_personalized": "gpt-4o-nano",
+            "stream_flush_interval_ms": 50,
+        }
+        values.update(overrides)
+        settings = base_settings(sample_index, tmp_path, **values)
+        reset_runtime_state(REDIS_URL, sample_index)
+        url = stack.enter_context(live_server(create_app(settings)))
+        return Tutor(url, settings, scripted_llm)
+
+    with stack:
+        yield start
+    reset_runtime_state(REDIS_URL, sample_index)
+
+
+@pytest.fixture
+def tutor(tutor_factory: Callable[..., Tutor]) -> Tutor:
+    return tutor_factory()

@@ -19,7 +19,12 @@ from app.core.config import Settings
 from app.core.schema import ChunkField, load_chunk_schema, model_slug
 
 # LlamaIndex rebuilds each node (metadata included) from its serialized "_node_content".
-RETURN_FIELDS = [ChunkField.ID.value, ChunkField.DOC_ID.value, ChunkField.TEXT.value, "_node_content"]
+RETURN_FIELDS = [
+    ChunkField.ID.value,
+    ChunkField.DOC_ID.value,
+    ChunkField.TEXT.value,
+    "_node_content",
+]
 
 EMPTY_VERSION = "empty"
 

@@ -20,7 +20,7 @@ def configure_logging(settings: Settings) -> None:
     libraries = logging.INFO if settings.log_level == "DEBUG" else logging.WARNING
     for name in NOISY:
         logging.getLogger(name).setLevel(libraries)
-    # redisvl installs its own stdout handler (INFO) on each of its loggers: route them through ours.
+    # redisvl puts its own stdout handler on each of its loggers: route them through ours.
     for name, logger in logging.root.manager.loggerDict.items():
         if isinstance(logger, logging.Logger) and name.lower().lstrip("[").startswith("redisvl"):
             logger.handlers.clear()

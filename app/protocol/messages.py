@@ -135,6 +135,7 @@ class UsageItem(_Wire):
     input_tokens: int
     output_tokens: int
     cost_usd: float
+    counted: bool = False  # the server reported no usage; tokens were counted by us
 
 
 class TokenUsage(_Wire):

@@ -74,6 +74,13 @@ def build_semantic_cache(
     )
 
 
+async def close_semantic_cache(cache: SemanticCache) -> None:
+    """RedisVL makes its own async client from ours on first async use and never closes it."""
+    index = cache.aindex
+    if index is not None and index.client is not None:
+        await index.client.aclose()
+
+
 class AnswerCache:
     """Lookups and stores with a precomputed question vector, bounded by a timeout."""
 

@@ -15,13 +15,21 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.base.llms.types import ChatMessage
 
 from app.core.config import Settings
 from app.protocol.messages import ResponseSource, Source, SourceMetadata, UsageItem
 from app.services.cache import AnswerCache, CacheScope
 from app.services.history import ConversationContext, ConversationSource
-from app.services.lexical import detect_language
-from app.services.llm import CompatibleOpenAI, Delta, Usage, complete, stream_chat
+from app.services.lexical import detect_language, needs_condensing
+from app.services.llm import (
+    CompatibleOpenAI,
+    Delta,
+    PromptCounter,
+    Usage,
+    complete,
+    stream_chat,
+)
 from app.services.prompt import (
     answer_messages,
     condense_messages,
@@ -68,6 +76,7 @@ class TurnResult:
 class ChatModels:
     answer: CompatibleOpenAI
     personalize: CompatibleOpenAI
+    counter: PromptCounter | None = None  # for servers that stream no usage (llama.cpp)
 
 
 def to_source(chunk: RetrievedChunk) -> Source:
@@ -117,7 +126,26 @@ class ChatService:
         self._cache = cache
 
     def _usage(self, purpose: Purpose, model: str, usage: Usage) -> UsageItem:
-        return usage_item(self._settings, purpose, model, usage.input_tokens, usage.output_tokens)
+        return usage_item(
+            self._settings, purpose, model, usage.input_tokens, usage.output_tokens, usage.counted
+        )
+
+    async def _call(
+        self,
+        model: CompatibleOpenAI,
+        messages: list[ChatMessage],
+        purpose: Purpose,
+        result: TurnResult,
+        parts: list[str],
+    ) -> AsyncIterator[Delta]:
+        """One streamed LLM call: deltas out, text into ``parts``, its usage into ``result``."""
+        timeout = self._settings.openai_timeout_seconds
+        async for event in stream_chat(model, messages, timeout, timeout, self._models.counter):
+            if isinstance(event, Delta):
+                parts.append(event.text)
+                yield event
+            else:
+                result.usage.append(self._usage(purpose, model.model, event))
 
     async def answer(self, req: TurnRequest) -> AsyncIterator[Delta | TurnResult]:
         s = self._settings
@@ -128,11 +156,12 @@ class ChatService:
         usage: list[UsageItem] = []
         question = req.query
         condensed = None
-        if context.turns:
+        if context.turns and needs_condensing(req.query):
             condensed_text, used = await complete(
                 self._models.answer,
                 condense_messages(req.query, context.turns),
                 s.openai_timeout_seconds,
+                self._models.counter,
             )
             usage.append(self._usage("condense", self._models.answer.model, used))
             if condensed_text.strip():
@@ -215,18 +244,9 @@ class ChatService:
             question, retrieval.kept, result.language, self._settings.context_chars
         )
         parts: list[str] = []
-        async for event in stream_chat(
-            model,
-            messages,
-            self._settings.openai_timeout_seconds,
-            self._settings.openai_timeout_seconds,
-        ):
-            if isinstance(event, Delta):
-                parts.append(event.text)
-                if stream:
-                    yield event
-            else:
-                result.usage.append(self._usage("answer", model.model, event))
+        async for delta in self._call(model, messages, "answer", result, parts):
+            if stream:
+                yield delta
         result.response = "".join(parts).strip()
         result.sources = [to_source(c) for c in retrieval.kept]
         result.model_used = result.priced_model = model.model
@@ -259,17 +279,8 @@ class ChatService:
             result.response, context.profile_text, context.turns, language
         )
         parts: list[str] = []
-        async for event in stream_chat(
-            model,
-            messages,
-            self._settings.openai_timeout_seconds,
-            self._settings.openai_timeout_seconds,
-        ):
-            if isinstance(event, Delta):
-                parts.append(event.text)
-                yield event
-            else:
-                result.usage.append(self._usage("personalize", model.model, event))
+        async for delta in self._call(model, messages, "personalize", result, parts):
+            yield delta
         result.response = "".join(parts).strip()
         result.personalized = True
         result.model_used = result.priced_model = model.model

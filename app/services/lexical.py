@@ -48,6 +48,25 @@ def detect_language(text: str, default: str = "id") -> str:
     return "id" if id_score > en_score else "en"
 
 
+REFERRING = frozenset(
+    "itu ini tersebut tadi dia mereka begitu tsb it its this that these those they them he she "
+    "above previous former latter lanjut lanjutan selanjutnya lagi further more elaborate "
+    "else".split()
+)
+_WHAT_IS = re.compile(r"\b(?:apa|apakah|apaan)\s+(?:itu|ini)\b", re.IGNORECASE)
+
+
+def needs_condensing(question: str) -> bool:
+    """A follow-up that leans on earlier turns ("apa saja komponennya?", "why is that?").
+
+    Standalone questions skip the extra LLM call; this errs towards condensing.
+    """
+    tokens = words(_WHAT_IS.sub(" ", question))  # "apa itu X?" asks what X is
+    if any(t in REFERRING or (t.endswith("nya") and len(t) > 5) for t in tokens):
+        return True
+    return not query_terms(question)
+
+
 def query_terms(text: str) -> list[str]:
     """Content words of a question, in order, without duplicates or function words."""
     seen: dict[str, None] = {}

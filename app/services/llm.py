@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 import openai
@@ -73,6 +74,44 @@ class Delta:
 class Usage:
     input_tokens: int
     output_tokens: int
+    counted: bool = False  # True when the server sent no usage and we counted ourselves
+
+
+class PromptCounter(Protocol):
+    async def count(self, messages: Sequence[ChatMessage]) -> int: ...
+
+
+class LlamaCppPromptCounter:
+    """Prompt tokens from llama.cpp's own tokenizer endpoint.
+
+    llama-cpp-python's server streams no ``usage`` at all (it ignores ``stream_options``), so for
+    the project's local server the prompt is counted with the model's tokenizer: the message
+    contents plus the chat template's fixed cost per message (ChatML: 5, and 3 for the reply
+    header), which matches the server's non-streamed ``usage`` exactly.
+    """
+
+    PER_MESSAGE = 5
+    REPLY_HEADER = 3
+
+    def __init__(self, http: httpx.AsyncClient, server_root: str, timeout: float) -> None:
+        self._http = http
+        self._url = server_root.rstrip("/") + "/extras/tokenize/count"
+        self._timeout = timeout
+
+    async def count(self, messages: Sequence[ChatMessage]) -> int:
+        total = self.REPLY_HEADER
+        for message in messages:
+            response = await self._http.post(
+                self._url, json={"input": message.content or ""}, timeout=self._timeout
+            )
+            response.raise_for_status()
+            total += int(response.json()["count"]) + self.PER_MESSAGE
+        return total
+
+
+def estimate_tokens(messages: Sequence[ChatMessage]) -> int:
+    """Last resort for servers that report nothing: ~4 characters per token."""
+    return sum(len(m.content or "") for m in messages) // 4 + 4 * len(messages)
 
 
 class LLMUnavailableError(ProtocolError):
@@ -92,9 +131,16 @@ async def stream_chat(
     messages: Sequence[ChatMessage],
     first_token_timeout: float,
     token_timeout: float,
+    counter: PromptCounter | None = None,
 ) -> AsyncIterator[Delta | Usage]:
-    """Text deltas as they arrive, then one :class:`Usage` (zeros if the server sent none)."""
-    usage = Usage(0, 0)
+    """Text deltas as they arrive, then one :class:`Usage`.
+
+    Usage comes from the stream when the server reports it (OpenAI, vLLM); otherwise completion
+    tokens are the content chunks received and prompt tokens come from ``counter`` (exact for the
+    local llama.cpp server) or, failing that, an estimate.
+    """
+    usage: Usage | None = None
+    pieces = 0
     try:
         async with asyncio.timeout(first_token_timeout):
             stream = await llm.astream_chat(list(messages))
@@ -111,20 +157,29 @@ async def stream_chat(
                 usage = Usage(int(counts["prompt_tokens"]), int(counts.get("completion_tokens", 0)))
             if response.delta:
                 timeout = token_timeout
+                pieces += 1
                 yield Delta(response.delta)
+        if usage is None:
+            prompt = await counter.count(messages) if counter else estimate_tokens(messages)
+            usage = Usage(prompt, pieces, counted=True)
     except _FAILURES as exc:
         log.warning("LLM call to %s failed: %s", llm.api_base, type(exc).__name__, exc_info=True)
         raise LLMUnavailableError(type(exc).__name__) from exc
+    log.debug("LLM %s usage: %d in, %d out%s", llm.model, usage.input_tokens, usage.output_tokens,
+              " (counted)" if usage.counted else "")  # fmt: skip
     yield usage
 
 
 async def complete(
-    llm: CompatibleOpenAI, messages: Sequence[ChatMessage], timeout_s: float
+    llm: CompatibleOpenAI,
+    messages: Sequence[ChatMessage],
+    timeout_s: float,
+    counter: PromptCounter | None = None,
 ) -> tuple[str, Usage]:
     """A whole (hidden) completion, streamed internally so usage is reported the same way."""
     parts: list[str] = []
     usage = Usage(0, 0)
-    async for event in stream_chat(llm, messages, timeout_s, timeout_s):
+    async for event in stream_chat(llm, messages, timeout_s, timeout_s, counter):
         if isinstance(event, Delta):
             parts.append(event.text)
         else:

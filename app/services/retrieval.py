@@ -30,6 +30,7 @@ from app.services.lexical import query_terms, redis_text_query
 
 log = logging.getLogger(__name__)
 RRF_K = 60
+UNKNOWN_DISTANCE = 2.0  # the largest cosine distance; replaced by the real one after fusion
 NOT_ANSWERS = ("toc", "index")  # tables of contents and book indexes name terms, never explain them
 
 
@@ -170,10 +171,13 @@ class Retriever:
             .dialect(2)
         )
         result = await self._index.search(query)
-        return [
-            _chunk(doc.__dict__, str(doc.__dict__.get("text", "")), 2.0, lexical_rank=rank + 1)
-            for rank, doc in enumerate(result.docs)
-        ]
+        key_start = len(self._index.prefix) + len(self._index.key_separator)
+        chunks = []
+        for rank, doc in enumerate(result.docs):
+            fields = {**doc.__dict__, ChunkField.ID.value: doc.id[key_start:]}  # doc.id is the key
+            text = str(fields.get(ChunkField.TEXT.value, ""))
+            chunks.append(_chunk(fields, text, UNKNOWN_DISTANCE, lexical_rank=rank + 1))
+        return chunks
 
     async def _fuse(
         self,

@@ -11,11 +11,18 @@ from app.protocol.messages import ModelPricing, TokenUsage, UsageItem
 Purpose = Literal["condense", "answer", "personalize"]
 
 
-def usage_item(settings: Settings, purpose: Purpose, model: str, inp: int, out: int) -> UsageItem:
+def usage_item(
+    settings: Settings, purpose: Purpose, model: str, inp: int, out: int, counted: bool = False
+) -> UsageItem:
     per_in, per_out = settings.price_of(model)
     cost = inp / 1000 * per_in + out / 1000 * per_out
     return UsageItem(
-        purpose=purpose, model=model, input_tokens=inp, output_tokens=out, cost_usd=round(cost, 8)
+        purpose=purpose,
+        model=model,
+        input_tokens=inp,
+        output_tokens=out,
+        cost_usd=round(cost, 8),
+        counted=counted,
     )
 
 
