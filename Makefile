@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --upgrade --quiet pip
 	@echo "Installing the project (the first run builds llama-cpp-python from source: 4-9 min) ..."
 	$(BIN)/python -m pip install --progress-bar on -e ".[dev,eval,local-llm]"
+	@if command -v npm >/dev/null; then npm ci --prefix tests/js --no-audit --no-fund --loglevel=error; \
+	  else echo "npm not found: the JavaScript client contract test will be skipped"; fi
 	@touch $(STAMP)
 
 .PHONY: install

@@ -178,6 +178,16 @@ def _wait_until_serving(
         time.sleep(POLL_SECONDS)
 
 
+def _serves_our_model(settings: Settings) -> bool:
+    """/v1/models waits for the model lock (a running generation), hence the long timeout."""
+    try:
+        response = httpx.get(f"{base_url(settings)}/v1/models", timeout=120)
+        ids = {m.get("id") for m in response.json().get("data", [])}
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return False
+    return LOCAL_LLM_MODEL in ids
+
+
 def start(settings: Settings, wait_seconds: float = 180) -> int:
     """Start the server unless ours already runs; return its pid once it serves requests."""
     started = time.monotonic()
@@ -189,6 +199,9 @@ def start(settings: Settings, wait_seconds: float = 180) -> int:
         print(f"llm: already running (pid {pid}) at {base_url(settings)}/v1", flush=True)
         return pid
     if _listening(settings):
+        if _serves_our_model(settings):  # started from another checkout of the project
+            print(f"llm: a server with our model already answers at {base_url(settings)}/v1")
+            return 0
         raise RuntimeError(
             f"port {settings.local_llm_port} already serves something that is not our LLM "
             f"server; stop it or set LOCAL_LLM_PORT"
