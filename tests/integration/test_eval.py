@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 HIT5_FLOOR = 0.85
 HIT1_FLOOR = 0.80
 MRR_FLOOR = 0.80
-RECOMMENDATION = re.compile(r"^RAG_DISTANCE_THRESHOLD=(\d\.\d\d)$", re.MULTILINE)
+RECOMMENDATION = re.compile(r"^RAG_DISTANCE_THRESHOLD=(\d\.\d{1,3})$", re.MULTILINE)
 
 
 async def test_eval_on_the_sample_set_scores_every_question_sanely(
