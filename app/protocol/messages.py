@@ -167,6 +167,7 @@ class ResponseMetadata(_Wire):
     turn_id: str | None = None
     cache_distance: float | None = None
     condensed_query: str | None = None
+    timings_ms: dict[str, float] | None = None  # consecutive laps: context, embed, cache, ...
 
 
 class ChatResponse(_Wire):

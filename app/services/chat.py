@@ -37,6 +37,7 @@ from app.services.prompt import (
     personalize_messages,
 )
 from app.services.retrieval import RetrievedChunk, Retriever
+from app.services.timing import Stopwatch
 from app.services.usage import Purpose, usage_item
 from app.services.versions import VersionReader
 
@@ -70,6 +71,7 @@ class TurnResult:
     documents_used: int = 0
     cache_distance: float | None = None
     condensed_query: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -149,9 +151,11 @@ class ChatService:
 
     async def answer(self, req: TurnRequest) -> AsyncIterator[Delta | TurnResult]:
         s = self._settings
+        clock = Stopwatch()
         context = await self._conversations.load(
             req.user_id, req.chatroom_id, req.use_personalization
         )
+        clock.lap("context")
         language = context.answer_language or detect_language(req.query)
         usage: list[UsageItem] = []
         question = req.query
@@ -166,20 +170,24 @@ class ChatService:
             usage.append(self._usage("condense", self._models.answer.model, used))
             if condensed_text.strip():
                 question = condensed = condensed_text.strip()[:1000]
+            clock.lap("condense")
         vector, version = await asyncio.gather(
             self._embedding.aget_query_embedding(question), self._versions.get(req.course_id)
         )
+        clock.lap("embed")
         scope = CacheScope(req.course_id, version, language)
         personalize = req.use_personalization and s.personalization_enabled and context.has_material
         result = await self._from_cache(vector, scope, language) if self._cache else None
+        clock.lap("cache")
         if result is None:
             result = TurnResult("", [], "rag", language, self._retriever.threshold)
             async for event in self._generate(
-                question, vector, req.course_id, result, stream=not personalize
+                question, vector, req.course_id, result, clock, stream=not personalize
             ):
                 yield event
             if result.response_source == "rag" and result.sources and self._cache is not None:
                 await self._store(question, vector, scope, result)
+                clock.lap("cache_store")
         elif not personalize:
             for piece in phrases(result.response):
                 yield Delta(piece)
@@ -188,9 +196,11 @@ class ChatService:
         if personalize and result.response_source != "not_covered":
             async for event in self._personalize(result, context, language):
                 yield event
+            clock.lap("personalize")
         elif personalize:
             for piece in phrases(result.response):
                 yield Delta(piece)
+        result.timings_ms = clock.laps
         yield result
 
     async def _from_cache(
@@ -220,9 +230,11 @@ class ChatService:
         vector: list[float],
         course_id: str | None,
         result: TurnResult,
+        clock: Stopwatch,
         stream: bool,
     ) -> AsyncIterator[Delta]:
         retrieval = await self._retriever.retrieve(vector, question, course_id)
+        clock.lap("retrieval")
         result.documents_retrieved = len(retrieval.candidates)
         result.documents_used = len(retrieval.kept)
         log.debug(
@@ -243,10 +255,14 @@ class ChatService:
         messages = answer_messages(
             question, retrieval.kept, result.language, self._settings.context_chars
         )
+        clock.lap("prompt")
         parts: list[str] = []
         async for delta in self._call(model, messages, "answer", result, parts):
+            if len(parts) == 1:
+                clock.lap("llm_first_token")
             if stream:
                 yield delta
+        clock.lap("llm_stream")
         result.response = "".join(parts).strip()
         result.sources = [to_source(c) for c in retrieval.kept]
         result.model_used = result.priced_model = model.model

@@ -135,6 +135,7 @@ def build_response(
             turn_id=req.turn_id,
             cache_distance=result.cache_distance,
             condensed_query=result.condensed_query,
+            timings_ms=result.timings_ms or None,
         ),
         response_source=source,
         chunks_count=chunks_count,
