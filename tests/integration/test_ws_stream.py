@@ -370,3 +370,14 @@ async def _eventually_async(check: Callable[[], object], seconds: float = 10.0) 
     async with asyncio.timeout(seconds):
         while not await check():  # type: ignore[misc]
             await asyncio.sleep(0.05)
+
+
+async def test_server_without_streamed_usage_gets_counted_tokens(tutor: Tutor) -> None:
+    tokens = ["Router", " meneruskan", " paket", " antar", " jaringan."]
+    tutor.llm.script(Reply(tokens=tokens, report_usage=False))
+    ws, _ = await connect(tutor.url, user_id="student17", course_id="course_tik_01")
+    async with ws:
+        turn = await ask(ws, DEFINITION)
+    call = turn.final["token_usage"]["calls"][0]
+    assert call["counted"] is True and call["output_tokens"] == len(tokens)
+    assert call["input_tokens"] > 50  # estimated from the prompt text (~4 characters a token)

@@ -66,6 +66,7 @@ class Reply:
     hang: bool = False  # send no token until the client goes away (or the server stops)
     fail_after: int | None = None  # drop the connection after this many tokens
     error_message: str = "scripted error"  # message of the error body when status != 200
+    report_usage: bool = True  # False: ignore stream_options and send no usage (llama.cpp does)
 
     @classmethod
     def from_text(cls, text: str, **kwargs: Any) -> Reply:
@@ -309,7 +310,10 @@ class ScriptedOpenAI:
         self, reply: Reply, body: JSON, base: JSON, usage: JSON, send: Send
     ) -> None:
         """Stream the tokens framed as OpenAI frames its server-sent events."""
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        # like llama.cpp's server, a reply can ignore stream_options and report no usage at all
+        include_usage = reply.report_usage and bool(
+            (body.get("stream_options") or {}).get("include_usage")
+        )
 
         async def event(data: JSON | str) -> None:
             text = data if isinstance(data, str) else json.dumps(data)

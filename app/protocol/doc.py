@@ -1,0 +1,167 @@
+"""Generate docs/protocol.md from the message models, so the reference can never drift from the code.
+
+``PROTOCOL_FIELDS`` lists, per message, the fields the protocol document defines; every other field
+of our models is an addition and is marked as such. A unit test checks that the committed
+docs/protocol.md equals :func:`render` and that no protocol field is missing from a model.
+
+    python -m app.protocol.doc > docs/protocol.md
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel
+
+from app.protocol import messages as m
+from app.protocol.errors import ErrorCode
+from app.protocol.status import PerformanceStats, StatusResponse, SupportedFeatures
+
+PROTOCOL_CODES = {c.value for c in list(ErrorCode)[:6]}
+
+PROTOCOL_FIELDS: dict[type[BaseModel], set[str]] = {
+    m.ChatRequest: {"type", "query", "use_personalization", "chatroom_id"},
+    m.Ping: {"type"},
+    m.Disconnect: {"type"},
+    m.ConnectionMessage: {"type", "status", "user_id", "course_id", "timestamp", "message", "config"},
+    m.ConnectionConfig: {
+        "model_comprehensive", "model_personalized", "rag_threshold", "rag_top_k",
+        "openai_temperature", "openai_max_tokens", "streaming", "cache_enabled",
+        "personalization_enabled",
+    },
+    m.ChatStarted: {"type", "query", "timestamp", "metadata"},
+    m.ChatStartedMetadata: {"course_id", "chatroom_id", "use_personalization", "service", "cache_check"},
+    m.ChatChunk: {"type", "chunk", "chunk_index", "timestamp"},
+    m.ChatResponse: {
+        "type", "response", "sources", "cached", "token_usage", "latency_ms", "timestamp",
+        "metadata", "response_source", "chunks_count", "done",
+    },
+    m.Source: {"content", "metadata"},
+    m.SourceMetadata: {
+        "material_id", "course_id", "filename", "page", "score", "vector_distance", "chunk_type",
+    },
+    m.TokenUsage: {"input_tokens", "output_tokens", "total_tokens", "model_pricing"},
+    m.ModelPricing: {"input_cost_per_1k", "output_cost_per_1k", "total_cost"},
+    m.UsageItem: set(),
+    m.ResponseMetadata: {
+        "source", "source_type", "response_type", "model_used", "personalized", "course_id",
+        "cost_usd", "rag_threshold_used", "documents_retrieved", "documents_used",
+    },
+    m.Pong: {"type", "timestamp"},
+    m.ErrorMessage: {"type", "error", "error_code", "timestamp", "recoverable", "suggestion"},
+    StatusResponse: {
+        "websocket_status", "active_connections", "connected_users", "endpoint", "server_time",
+        "uptime", "message_types", "response_types", "supported_features", "performance_stats",
+    },
+    SupportedFeatures: set(SupportedFeatures.model_fields),
+    PerformanceStats: set(PerformanceStats.model_fields),
+}  # fmt: skip
+
+NOTES: dict[tuple[type[BaseModel], str], str] = {
+    (m.ChatRequest, "query"): "1–1000 characters after trimming",
+    (m.ChatRequest, "chatroom_id"): "≤ 128 characters; rooms belong to the user who created them",
+    (m.SourceMetadata, "page"): "`<page label>.<chunk position on that page>`, e.g. `\"12.2\"`, `\"iv.1\"`",
+    (m.SourceMetadata, "score"): "cosine similarity, `1 - vector_distance`",
+    (m.SourceMetadata, "page_label"): "the PDF's own page label (roman numerals, custom labels)",
+    (m.SourceMetadata, "page_number"): "physical page in the file, 1-based",
+    (m.ResponseMetadata, "timings_ms"): "consecutive laps of the turn: context, embed, cache, retrieval, prompt, llm_first_token, llm_stream, ...",
+    (m.ResponseMetadata, "condensed_query"): "the standalone question a follow-up was rewritten to",
+    (m.ResponseMetadata, "cache_distance"): "distance to the cached question on a cache hit",
+    (m.UsageItem, "counted"): "the server reported no usage (llama.cpp); tokens were counted by us",
+    (m.TokenUsage, "calls"): "one entry per LLM call of the turn (condense, answer, personalize)",
+    (m.ChatResponse, "chunks_count"): "number of `chat_chunk` frames sent for this turn",
+}  # fmt: skip
+
+SECTIONS: list[tuple[str, list[type[BaseModel]]]] = [
+    ("Client → server", [m.ChatRequest, m.Ping, m.Disconnect]),
+    ("Server → client", [m.ConnectionMessage, m.ConnectionConfig, m.ChatStarted, m.ChatStartedMetadata,
+                         m.ChatChunk, m.ChatResponse, m.Source, m.SourceMetadata, m.TokenUsage,
+                         m.ModelPricing, m.UsageItem, m.ResponseMetadata, m.Pong, m.ErrorMessage]),
+    ("GET /ws/status", [StatusResponse, SupportedFeatures, PerformanceStats]),
+]  # fmt: skip
+
+INTRO = """# `/ws/stream` protocol reference
+
+Generated from the message models by `python -m app.protocol.doc` (a test fails when this file is
+stale). The protocol is the one our users integrate against; fields marked **added** are ours, always
+optional for a client to read. Every frame is one JSON object in a text frame.
+
+Connect to `ws://HOST:8000/ws/stream?user_id=<id>[&course_id=<course>]`. `user_id` is required
+(1–128 characters of letters, digits and `_ - . @ :`); `course_id` is optional — absent, empty,
+`null` or `undefined` mean "all courses". A missing or invalid parameter, or a course with no
+ingested material, gets an `error` frame and the socket is closed with code 1008. The server sends
+`connection` first; each `chat_request` then yields `chat_started`, one or more `chat_chunk` frames
+(`chunk_index` from 1, text released in phrases at word boundaries) and a final `chat_response` —
+or an `error` frame. One answer streams at a time per connection: a `chat_request` sent while one
+streams gets `CHAT_IN_PROGRESS` (resend after the `chat_response`). `ping` is answered with `pong`
+at any time, also mid-answer. `disconnect` cancels the answer in progress and closes with 1000.
+An idle connection (no frame for `WS_IDLE_TIMEOUT_SECONDS`) gets `CONNECTION_TIMEOUT` and is closed
+with 1000. Messages larger than `WS_MAX_MESSAGE_BYTES` get `MESSAGE_TOO_LARGE`.
+
+`response_source` / `metadata.source` is `rag` (a fresh answer from the course material), `cache`
+(a semantic-cache hit: same course, same content version, same language) or `not_covered` (no
+chunk was close enough: a fixed message says the material does not cover the question, with no
+LLM call and empty `sources`).
+"""
+
+
+def _type_name(annotation: Any) -> str:
+    origin = get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return " \\| ".join(_type_name(a) for a in get_args(annotation))
+    if origin is typing.Literal:
+        return " \\| ".join(
+            f'`"{a}"`' if isinstance(a, str) else f"`{a}`" for a in get_args(annotation)
+        )
+    if origin in (list, dict):
+        inner = ", ".join(_type_name(a) for a in get_args(annotation))
+        return f"{origin.__name__}[{inner}]"
+    if annotation is type(None):
+        return "null"
+    name = getattr(annotation, "__name__", str(annotation))
+    return "string" if name in ("str", "ErrorCode") else name
+
+
+CLIENT_MODELS = {m.ChatRequest, m.Ping, m.Disconnect}
+
+
+def _table(model: type[BaseModel]) -> list[str]:
+    """Client messages: which fields are required. Server frames always carry every field."""
+    base = PROTOCOL_FIELDS[model]
+    rows = ["| field | type | required | notes |", "|---|---|---|---|"]
+    for name, info in model.model_fields.items():
+        added = "" if name in base else "**added** "
+        required = (
+            ("yes" if info.is_required() else "no") if model in CLIENT_MODELS else "always sent"
+        )
+        rows.append(
+            f"| `{name}` | {_type_name(info.annotation)} | {required} | {added}{NOTES.get((model, name), '')} |"
+        )
+    return rows
+
+
+def _errors() -> list[str]:
+    rows = ["| code | recoverable | message | suggestion |", "|---|---|---|---|"]
+    for code in ErrorCode:
+        mark = "" if code.value in PROTOCOL_CODES else " (added)"
+        spec = code.spec
+        rows.append(
+            f"| `{code.value}`{mark} | {'yes' if spec.recoverable else 'no'} | {spec.message} | {spec.suggestion} |"
+        )
+    return rows
+
+
+def render() -> str:
+    lines = [INTRO]
+    for title, models in SECTIONS:
+        lines.append(f"## {title}\n")
+        for model in models:
+            lines += [f"### {model.__name__}\n", *_table(model), ""]
+    lines += ["## Error codes\n", *_errors(), ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(render(), end="")
