@@ -245,7 +245,7 @@ class Settings(BaseSettings):
         """Source text per prompt: the local CPU model reads ~80 tokens/s, so keep it short."""
         if self.rag_max_context_chars is not None:
             return self.rag_max_context_chars
-        return 1800 if self.uses_local_llm else 6000
+        return 1200 if self.uses_local_llm else 6000
 
     @property
     def resolved_database_url(self) -> str:

@@ -35,6 +35,7 @@ from app.services.prompt import (
     condense_messages,
     not_covered_message,
     personalize_messages,
+    select_for_prompt,
 )
 from app.services.retrieval import RetrievedChunk, Retriever
 from app.services.timing import Stopwatch
@@ -252,9 +253,9 @@ class ChatService:
                     yield Delta(piece)
             return
         model = self._models.answer
-        messages = answer_messages(
-            question, retrieval.kept, result.language, self._settings.context_chars
-        )
+        budget = self._settings.context_chars
+        used = select_for_prompt(retrieval.kept, budget)
+        messages = answer_messages(question, used, result.language, budget)
         clock.lap("prompt")
         parts: list[str] = []
         async for delta in self._call(model, messages, "answer", result, parts):
@@ -264,7 +265,8 @@ class ChatService:
                 yield delta
         clock.lap("llm_stream")
         result.response = "".join(parts).strip()
-        result.sources = [to_source(c) for c in retrieval.kept]
+        result.sources = [to_source(c) for c in used]
+        result.documents_used = len(used)
         result.model_used = result.priced_model = model.model
 
     async def _store(

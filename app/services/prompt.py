@@ -60,14 +60,26 @@ def not_covered_message(language: str) -> str:
     return NOT_COVERED.get(language, NOT_COVERED["id"])
 
 
+def select_for_prompt(chunks: Sequence[RetrievedChunk], max_chars: int) -> list[RetrievedChunk]:
+    """The best chunks that fit the prompt budget, whole; the best one always (cut if needed).
+
+    Prompt length is what a CPU model pays for first (time to first token), so the budget is
+    spent on complete chunks in rank order rather than on fragments of many.
+    """
+    selected: list[RetrievedChunk] = []
+    used = 0
+    for chunk in chunks:
+        if selected and used + len(chunk.text) > max_chars:
+            continue
+        selected.append(chunk)
+        used += len(chunk.text)
+    return selected
+
+
 def format_sources(chunks: Sequence[RetrievedChunk], max_chars: int) -> str:
     blocks: list[str] = []
-    budget = max_chars
     for i, chunk in enumerate(chunks, 1):
-        text = chunk.text[: max(0, budget)]
-        if not text:
-            break
-        budget -= len(text)
+        text = chunk.text[:max_chars]
         attrs = f'id="{i}" file="{_quote(chunk.filename, "source")}" page="{chunk.page_label}"'
         blocks.append(f"<source {attrs}>\n{_quote(text, 'source')}\n</source>")
     return "\n".join(blocks)

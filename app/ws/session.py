@@ -138,8 +138,10 @@ class ChatSession:
             try:
                 request = parse_client_message(text)
             except ProtocolError as exc:
+                log.debug("ws %s <- invalid frame: %s", self._id, exc.code.value)
                 await self.send_error(exc.code, exc.message)
                 continue
+            log.debug("ws %s <- %s", self._id, request.type)
             if isinstance(request, Disconnect):
                 await self._cancel_turn()
                 await self.close(WS_1000_NORMAL, "client disconnect")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -217,3 +218,28 @@ def test_index_survives_a_redis_stack_restart(
             client.close()
     finally:
         redis_stack.stop(paths)
+
+
+def test_openai_embeddings_get_their_own_index(
+    make_settings: SettingsFactory, tmp_path: Path, scripted_llm: Any
+) -> None:
+    """With a key (here: an OpenAI-compatible test server) chunks are embedded remotely, in batches,
+    into an index named for text-embedding-3-small and 1536 dimensions, apart from local vectors."""
+    settings = make_settings(
+        embedding_provider="openai", openai_api_key="sk-test", openai_api_base=scripted_llm.base_url,
+        embedding_batch_size=2,
+    )  # fmt: skip
+    assert (
+        settings.embedding_model_name == "text-embedding-3-small"
+        and settings.embedding_dims == 1536
+    )
+    folder = course(tmp_path, "remote", {"m.pdf": NETWORK_PAGES + KITCHEN_PAGES})
+    results = ingest_paths(settings, "remote", [folder])
+    assert results[0].status is FileStatus.OK and results[0].chunks >= 4
+    embed_calls = [r for r in scripted_llm.requests if r.path.endswith("/embeddings")]
+    assert embed_calls and all(len(r.body["input"]) <= 2 for r in embed_calls)
+    assert sum(len(r.body["input"]) for r in embed_calls) == results[0].chunks
+    chunks = stored(settings, "remote")
+    assert chunks and all("text-embedding-3-small-1536" in key for key in chunks)
+    local = make_settings()
+    assert stored(local, "remote") == {}  # the local model's index knows nothing of these

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
 from app.services.lexical import detect_language, needs_condensing, query_terms, redis_text_query
-from app.services.prompt import answer_messages, not_covered_message, personalize_messages
+from app.services.prompt import (
+    answer_messages,
+    not_covered_message,
+    personalize_messages,
+    select_for_prompt,
+)
 from app.services.retrieval import RetrievedChunk
 
 
@@ -22,10 +27,14 @@ def test_retrieved_text_cannot_close_its_source_tag() -> None:
 
 
 def test_context_budget_limits_source_text() -> None:
-    long = [chunk("kata " * 500), chunk("lain " * 500)]
-    user = answer_messages("q", long, "en", 600)[1].content or ""
+    long = [chunk("kata " * 500), chunk("lain " * 500), chunk("pendek " * 10)]
+    chosen = select_for_prompt(long, 600)
+    assert [c.text.split()[0] for c in chosen] == ["kata"]  # the best one, cut to the budget
+    user = answer_messages("q", chosen, "en", 600)[1].content or ""
     assert user.count("kata") <= 120 and "lain" not in user
-    assert "Answer in English" in (answer_messages("q", long, "en", 600)[0].content or "")
+    assert "Answer in English" in (answer_messages("q", chosen, "en", 600)[0].content or "")
+    fits = select_for_prompt([chunk("a " * 100), chunk("b " * 1000), chunk("c " * 100)], 500)
+    assert [c.text[0] for c in fits] == ["a", "c"]  # whole chunks, in rank order, that fit
 
 
 def test_personalization_prompt_quotes_answer_profile_and_history() -> None:
