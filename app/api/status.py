@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, HTTPException
+from redis.exceptions import RedisError
 
 from app.api.deps import ServicesDep
 from app.protocol.status import PerformanceStats, StatusResponse, SupportedFeatures
@@ -18,7 +19,7 @@ async def ws_status(services: ServicesDep) -> StatusResponse:
     try:
         presence = await services.presence.snapshot()
         today = await services.stats.today()
-    except Exception as exc:
+    except (RedisError, OSError, TimeoutError) as exc:
         raise HTTPException(503, "Status unavailable: Redis is not reachable.") from exc
     s = services.settings
     return StatusResponse(

@@ -6,6 +6,7 @@ import logging
 import re
 
 from fastapi import APIRouter, WebSocket
+from redis.exceptions import RedisError
 
 from app.protocol.errors import ErrorCode
 from app.protocol.messages import ConnectionConfig, ConnectionMessage, ErrorMessage
@@ -67,7 +68,7 @@ async def stream(ws: WebSocket) -> None:
     if course_id is not None:
         try:
             known = await services.versions.exists(course_id)
-        except Exception:
+        except (RedisError, OSError, TimeoutError):
             log.warning("course lookup failed", exc_info=True)
             await _refuse(ws, ErrorCode.SERVICE_UNAVAILABLE, close=WS_1011_INTERNAL_ERROR)
             return

@@ -12,6 +12,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
+
 if TYPE_CHECKING:
     from app.db.repository import ChatRepository
 
@@ -52,7 +54,7 @@ class ConversationSource:
                     )
                     turns = [(t.query, t.answer) for t in past]
                 profile = await self._repository.get_profile(user_id) if personalize else None
-        except Exception as exc:  # any DB failure: answer without history rather than not at all
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:  # answer without history instead
             log.warning("history/profile unavailable for this turn: %s", type(exc).__name__)
             return ConversationContext()
         if profile is None:

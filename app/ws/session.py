@@ -39,9 +39,14 @@ from app.state import Services
 from app.ws.stream import PhraseBuffer, StreamState, build_response, stream_events
 
 log = logging.getLogger(__name__)
+BACKING_ERRORS = (aioredis.RedisError, OSError, TimeoutError)
 WS_1000_NORMAL = 1000
 WS_1008_POLICY_VIOLATION = 1008
 WS_1011_INTERNAL_ERROR = 1011
+
+
+class ClientGoneError(Exception):
+    """The client closed the socket; what is in flight for it is cancelled, not failed."""
 
 
 class ChatSession:
@@ -60,13 +65,17 @@ class ChatSession:
 
     # --- sending ---------------------------------------------------------------------------------
     async def send(self, message: BaseModel) -> None:
+        """Send one frame; a socket that went away raises :class:`ClientGoneError`."""
         if self._ws.application_state is not WebSocketState.CONNECTED:
-            return
+            raise ClientGoneError
         async with self._send_lock:
-            await self._ws.send_text(message.model_dump_json())
+            try:
+                await self._ws.send_text(message.model_dump_json())
+            except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+                raise ClientGoneError from exc
 
     async def send_error(self, code: ErrorCode, message: str | None = None) -> None:
-        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+        with contextlib.suppress(ClientGoneError):
             await self.send(ErrorMessage.of(code, message))
 
     async def close(self, code: int = WS_1000_NORMAL, reason: str = "") -> None:
@@ -77,17 +86,17 @@ class ChatSession:
     # --- lifecycle -------------------------------------------------------------------------------
     async def run(self, connection: ConnectionMessage) -> None:
         connection.connection_id = self._id
-        await self.send(connection)
         log.debug("ws %s connected user=%s course=%s", self._id, self._user_id, self._course_id)
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(*BACKING_ERRORS):  # presence is best effort, chat is not
             await self._services.presence.connected(self._id, self._user_id)
         try:
+            await self.send(connection)
             await self._read_loop()
-        except WebSocketDisconnect:
+        except (WebSocketDisconnect, ClientGoneError):
             pass
         finally:
             await self._cancel_turn()
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(*BACKING_ERRORS):
                 await self._services.presence.disconnected(self._id, self._user_id)
             log.debug("ws %s closed", self._id)
 
@@ -187,23 +196,22 @@ class ChatSession:
         status, error_code = "failed", None
         services = self._services
         cache_on = self._settings.cache_enabled
-        await self.send(
-            ChatStarted(
-                query=turn.query,
-                metadata=ChatStartedMetadata(
-                    course_id=turn.course_id,
-                    chatroom_id=turn.chatroom_id,
-                    use_personalization=turn.use_personalization,
-                    cache_check="initiated" if cache_on else "disabled",
-                ),
-            )
+        started_frame = ChatStarted(
+            query=turn.query,
+            metadata=ChatStartedMetadata(
+                course_id=turn.course_id,
+                chatroom_id=turn.chatroom_id,
+                use_personalization=turn.use_personalization,
+                cache_check="initiated" if cache_on else "disabled",
+            ),
         )
-        with contextlib.suppress(Exception):
-            await services.presence.chat_started(turn.turn_id)
         buffer = PhraseBuffer(
             self._settings.stream_flush_interval_ms / 1000, self._settings.stream_min_chunk_chars
         )
         try:
+            await self.send(started_frame)
+            with contextlib.suppress(*BACKING_ERRORS):
+                await services.presence.chat_started(turn.turn_id)
             result = await stream_events(services.chat.answer(turn), self.send, buffer, state)
             latency = (time.perf_counter() - started) * 1000
             await self.send(build_response(self._settings, turn, result, state.chunks, latency))
@@ -211,15 +219,15 @@ class ChatSession:
         except asyncio.CancelledError:
             status = "cancelled"
             raise
+        except ClientGoneError:
+            status = "cancelled"
         except ProtocolError as exc:
             error_code = exc.code
             await self.send_error(exc.code, exc.message)
-        except (aioredis.RedisError, OSError, TimeoutError):
+        except BACKING_ERRORS:
             log.warning("turn %s: a backing service failed", turn.turn_id, exc_info=True)
             error_code = ErrorCode.SERVICE_UNAVAILABLE
             await self.send_error(error_code)
-        except WebSocketDisconnect:
-            status = "cancelled"
         except Exception:
             log.exception("turn %s failed", turn.turn_id)
             error_code = ErrorCode.INTERNAL_ERROR
@@ -267,12 +275,12 @@ class ChatSession:
 
     async def _finish(self, turn_id: str, record: TurnRecord) -> None:
         services = self._services
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(*BACKING_ERRORS):
             await services.presence.chat_finished(turn_id)
         try:
             await services.stats.record(
                 record.status == "completed", record.cached, record.latency_ms, record.total_tokens
             )
-        except (aioredis.RedisError, OSError, TimeoutError):
+        except BACKING_ERRORS:
             log.warning("stats not updated for turn %s", turn_id)
         await services.recorder.record(record)
