@@ -73,7 +73,7 @@ lint: install ## ruff + mypy
 
 .PHONY: eval
 eval: redis ## retrieval eval: hit@k, MRR, threshold sweep (writes evaluation/out/)
-	$(BIN)/python -m evaluation.cli
+	$(BIN)/python -m evaluation.cli --compare-hybrid
 
 .PHONY: bench
 bench: redis llm ## benchmarks (results go to docs/benchmarks.md by hand, with date and command)

@@ -33,6 +33,7 @@ from app.services.llm import (
 from app.services.prompt import (
     answer_messages,
     condense_messages,
+    is_refusal,
     not_covered_message,
     personalize_messages,
     select_for_prompt,
@@ -265,9 +266,13 @@ class ChatService:
                 yield delta
         clock.lap("llm_stream")
         result.response = "".join(parts).strip()
+        result.model_used = result.priced_model = model.model
+        if is_refusal(result.response):  # the model found nothing in the sources: not grounded
+            result.response_source = "not_covered"
+            result.documents_used = 0
+            return
         result.sources = [to_source(c) for c in used]
         result.documents_used = len(used)
-        result.model_used = result.priced_model = model.model
 
     async def _store(
         self, question: str, vector: list[float], scope: CacheScope, result: TurnResult

@@ -30,6 +30,7 @@ from app.services.lexical import query_terms, redis_text_query
 
 log = logging.getLogger(__name__)
 RRF_K = 60
+HYBRID_POOL = 20  # candidates from each leg before fusion; fixed, so a larger k never reorders
 UNKNOWN_DISTANCE = 2.0  # the largest cosine distance; replaced by the real one after fusion
 NOT_ANSWERS = ("toc", "index")  # tables of contents and book indexes name terms, never explain them
 
@@ -126,8 +127,9 @@ class Retriever:
         use_hybrid = self._hybrid if hybrid is None else hybrid
         async with asyncio.timeout(self._timeout):
             if use_hybrid:
+                pool = max(HYBRID_POOL, k)
                 dense, lexical = await asyncio.gather(
-                    self._dense(vector, course_id, k * 4), self._lexical(question, course_id, k * 4)
+                    self._dense(vector, course_id, pool), self._lexical(question, course_id, pool)
                 )
                 candidates = await self._fuse(dense, lexical, vector, k)
             else:

@@ -381,3 +381,19 @@ async def test_server_without_streamed_usage_gets_counted_tokens(tutor: Tutor) -
     call = turn.final["token_usage"]["calls"][0]
     assert call["counted"] is True and call["output_tokens"] == len(tokens)
     assert call["input_tokens"] > 50  # estimated from the prompt text (~4 characters a token)
+
+
+async def test_model_refusal_counts_as_not_covered_and_is_not_cached(tutor: Tutor) -> None:
+    """Close-but-wrong pages pass the distance cut; the model's own judgement then decides."""
+    tutor.llm.default = Reply.from_text("Informasi tidak tersedia.")
+    ws, _ = await connect(tutor.url, user_id="student18", course_id="course_tik_01")
+    async with ws:
+        first = (await ask(ws, DEFINITION)).final
+        second = (await ask(ws, DEFINITION)).final
+    for final in (first, second):
+        assert final["response_source"] == "not_covered" and final["sources"] == []
+        assert final["metadata"]["documents_used"] == 0 and final["cached"] is False
+    assert (
+        final["metadata"]["model_used"] == "gpt-4o-mini"
+        and final["token_usage"]["total_tokens"] > 0
+    )

@@ -66,3 +66,13 @@ def test_follow_up_detection() -> None:
     assert needs_condensing("Jelaskan lebih lanjut")
     assert not needs_condensing("Apa itu manajemen infrastruktur TI?")
     assert not needs_condensing("What is a router?")
+
+
+def test_refusals_are_recognised_only_as_short_answers() -> None:
+    from app.services.prompt import is_refusal
+
+    assert is_refusal(not_covered_message("id")) and is_refusal(not_covered_message("en"))
+    assert is_refusal("Informasi tidak tersedia.")
+    assert not is_refusal("Router meneruskan paket antar jaringan (hal. 3).")
+    long_answer = "Router meneruskan paket. " * 20 + "Detail lain tidak tersedia dalam materi ini."
+    assert not is_refusal(long_answer)
