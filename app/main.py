@@ -17,6 +17,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 from redisvl.index import AsyncSearchIndex
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.api import profile, status, ws
 from app.core.config import Settings, get_settings
@@ -113,7 +114,14 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     engine = create_engine(settings.resolved_database_url, settings.database_timeout_seconds)
     stack.push_async_callback(engine.dispose)
     if settings.db_auto_migrate:
-        await run_migrations(engine)
+        try:
+            await run_migrations(engine)
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            raise RuntimeError(
+                f"Cannot migrate the database at {redact(settings.resolved_database_url)} "
+                f"({type(exc).__name__}); check DATABASE_URL, or set DB_AUTO_MIGRATE=false to "
+                "start anyway (turns are buffered in Redis until the database is back)."
+            ) from exc
     repository = ChatRepository(engine, settings.database_timeout_seconds)
     recorder = TurnRecorder(
         repository,

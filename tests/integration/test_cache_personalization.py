@@ -264,3 +264,29 @@ async def _wait_for_rows(url: str, count: int) -> list[dict[str, Any]]:
                 await asyncio.sleep(0.2)
     finally:
         await engine.dispose()
+
+
+async def test_database_outage_keeps_answering_and_buffers_the_turn(
+    tutor_factory: Callable[..., Tutor],
+) -> None:
+    import redis.asyncio as aioredis
+
+    from tests.conftest import REDIS_URL
+
+    tutor = tutor_factory(
+        database_url="postgresql+asyncpg://postgres@127.0.0.1:1/nowhere", db_auto_migrate=False,
+        database_timeout_seconds=2,
+    )  # fmt: skip
+    tutor.llm.script(Reply.from_text(ANSWER))
+    final = await one_turn(tutor, QUESTION, user="outage", chatroom_id="r1")
+    assert final["response"] == ANSWER  # history is unavailable, the answer is not
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        key = f"{tutor.settings.key_prefix}:outbox:turns"
+        async with asyncio.timeout(20):
+            while not await client.llen(key):
+                await asyncio.sleep(0.1)
+        buffered = json.loads((await client.lrange(key, 0, -1))[0])
+        assert buffered["id"] == final["metadata"]["turn_id"] and buffered["answer"] == ANSWER
+    finally:
+        await client.aclose()

@@ -397,3 +397,35 @@ async def test_model_refusal_counts_as_not_covered_and_is_not_cached(tutor: Tuto
         final["metadata"]["model_used"] == "gpt-4o-mini"
         and final["token_usage"]["total_tokens"] > 0
     )
+
+
+async def test_status_counts_connections_of_every_worker(
+    tutor_factory: Callable[..., Tutor],
+) -> None:
+    """Two server processes' worth of apps on one Redis: each reports the other's connections."""
+    first, second = tutor_factory(), tutor_factory()
+    ws, _ = await connect(first.url, user_id="worker-a-user")
+    async with ws, httpx.AsyncClient(base_url=second.url) as http:
+        status = (await http.get("/ws/status")).json()
+        assert "worker-a-user" in status["connected_users"] and status["active_connections"] >= 1
+    await _eventually_async(lambda: _gone(second.url, "worker-a-user"))
+
+
+async def _gone(url: str, user: str) -> bool:
+    async with httpx.AsyncClient(base_url=url) as http:
+        return user not in (await http.get("/ws/status")).json()["connected_users"]
+
+
+async def test_debug_log_shows_routing_retrieval_and_usage_but_never_the_key(
+    tutor_factory: Callable[..., Tutor], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    tutor = tutor_factory(log_level="DEBUG", openai_api_key="sk-secret-key-123")
+    tutor.llm.script(Reply.from_text("Ok.", prompt_tokens=11, completion_tokens=2))
+    ws, _ = await connect(tutor.url, user_id="logged", course_id="course_tik_01")
+    async with ws:
+        await ask(ws, DEFINITION)
+    text = caplog.text
+    assert "connected user=logged" in text and "<- chat_request" in text
+    assert "retrieval course=course_tik_01 kept=" in text and "usage: 11 in, 2 out" in text
+    assert "sk-secret-key-123" not in text
