@@ -22,6 +22,7 @@ from app.core.config import Settings
 from app.core.embeddings import build_embedding
 from app.core.knowledge import build_vector_store, chunk_schema
 from app.core.redis import aensure_search_module, async_client, sync_client
+from app.services.lexical import normalize_question
 from app.services.retrieval import RetrievedChunk, Retriever
 from evaluation.dataset import Question
 
@@ -111,7 +112,7 @@ async def run_questions(
         embed_seconds = retrieve_seconds = 0.0
         for question in questions:
             started = time.perf_counter()
-            vector = await embedding.aget_query_embedding(question.question)
+            vector = await embedding.aget_query_embedding(normalize_question(question.question))
             embed_seconds += time.perf_counter() - started
             for mode in modes:
                 run = QuestionRun(question, mode)

@@ -1,7 +1,8 @@
 """Semantic answer cache (RedisVL ``SemanticCache``), scoped so it can never serve a wrong answer.
 
 An entry is only a hit for the same course, the same content version of that course (re-ingesting
-changed material makes old entries unreachable at once) and the same answer language. Only
+changed material makes old entries unreachable at once), the same answer language and the same
+generator (answer model + prompt version: a new model or prompt never serves old answers). Only
 grounded, unpersonalized answers are stored; the caller enforces that.
 """
 
@@ -19,7 +20,8 @@ from redisvl.query.filter import Tag
 from redisvl.utils.vectorize import CustomTextVectorizer
 
 ALL_COURSES = "__all__"
-SCHEMA_VERSION = "v1"
+SCHEMA_VERSION = "v2"  # bump when the filterable fields change (RedisVL refuses a changed schema)
+EXACT = 1e-9  # RedisVL treats a threshold of 0 as "use the default"
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class CacheScope:
     course_id: str | None
     content_version: str
     language: str
+    generator: str
 
     @property
     def course_tag(self) -> str:
@@ -37,6 +40,7 @@ class CacheScope:
             "course_scope": self.course_tag,
             "content_version": self.content_version,
             "language": self.language,
+            "generator": self.generator,
         }
 
 
@@ -70,6 +74,7 @@ def build_semantic_cache(
             {"name": "course_scope", "type": "tag", "attrs": {"case_sensitive": True}},
             {"name": "content_version", "type": "tag", "attrs": {"case_sensitive": True}},
             {"name": "language", "type": "tag"},
+            {"name": "generator", "type": "tag", "attrs": {"case_sensitive": True}},
         ],
     )
 
@@ -99,7 +104,10 @@ class AnswerCache:
             (Tag("course_scope") == scope.course_tag)
             & (Tag("content_version") == scope.content_version)
             & (Tag("language") == scope.language)
+            & (Tag("generator") == scope.generator)
         )
+        if threshold is not None:
+            threshold = max(threshold, EXACT)
         async with asyncio.timeout(self._timeout):
             hits = await self._cache.acheck(
                 vector=vector, num_results=1, filter_expression=where, distance_threshold=threshold

@@ -16,21 +16,24 @@ from dataclasses import dataclass, field
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.base.llms.types import ChatMessage
+from redis.exceptions import RedisError
 
 from app.core.config import Settings
 from app.protocol.messages import ResponseSource, Source, SourceMetadata, UsageItem
 from app.services.cache import AnswerCache, CacheScope
 from app.services.history import ConversationContext, ConversationSource
-from app.services.lexical import detect_language, needs_condensing
+from app.services.lexical import detect_language, needs_condensing, normalize_question
 from app.services.llm import (
     CompatibleOpenAI,
     Delta,
+    LLMUnavailableError,
     PromptCounter,
     Usage,
     complete,
     stream_chat,
 )
 from app.services.prompt import (
+    PROMPT_VERSION,
     answer_messages,
     condense_messages,
     is_refusal,
@@ -174,10 +177,12 @@ class ChatService:
                 question = condensed = condensed_text.strip()[:1000]
             clock.lap("condense")
         vector, version = await asyncio.gather(
-            self._embedding.aget_query_embedding(question), self._versions.get(req.course_id)
+            self._embedding.aget_query_embedding(normalize_question(question)),
+            self._versions.get(req.course_id),
         )
         clock.lap("embed")
-        scope = CacheScope(req.course_id, version, language)
+        generator = f"{self._models.answer.model}:{PROMPT_VERSION}"
+        scope = CacheScope(req.course_id, version, language, generator)
         personalize = req.use_personalization and s.personalization_enabled and context.has_material
         result = await self._from_cache(vector, scope, language) if self._cache else None
         clock.lap("cache")
@@ -187,7 +192,8 @@ class ChatService:
                 question, vector, req.course_id, result, clock, stream=not personalize
             ):
                 yield event
-            if result.response_source == "rag" and result.sources and self._cache is not None:
+            grounded = result.response_source == "rag" and result.sources and result.response
+            if grounded and self._cache is not None:
                 await self._store(question, vector, scope, result)
                 clock.lap("cache_store")
         elif not personalize:
@@ -209,7 +215,11 @@ class ChatService:
         self, vector: list[float], scope: CacheScope, language: str
     ) -> TurnResult | None:
         assert self._cache is not None
-        hit = await self._cache.lookup(vector, scope)
+        try:
+            hit = await self._cache.lookup(vector, scope)
+        except (RedisError, OSError, TimeoutError) as exc:  # the cache is an optimisation
+            log.warning("semantic cache lookup failed, answering fresh: %s", type(exc).__name__)
+            return None
         if hit is None:
             return None
         meta = hit.metadata
@@ -267,6 +277,8 @@ class ChatService:
         clock.lap("llm_stream")
         result.response = "".join(parts).strip()
         result.model_used = result.priced_model = model.model
+        if not result.response:
+            raise LLMUnavailableError("empty answer")
         if is_refusal(result.response):  # the model found nothing in the sources: not grounded
             result.response_source = "not_covered"
             result.documents_used = 0
@@ -287,11 +299,7 @@ class ChatService:
         }
         try:
             await self._cache.store(question, result.response, vector, scope, metadata)
-        except (
-            TimeoutError,
-            OSError,
-            ConnectionError,
-        ) as exc:  # the answer is fine; cache is best effort
+        except (RedisError, OSError, TimeoutError) as exc:  # the answer stands; caching is optional
             log.warning("semantic cache store failed: %s", type(exc).__name__)
 
     async def _personalize(

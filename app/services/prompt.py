@@ -14,6 +14,7 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from app.services.retrieval import RetrievedChunk
 
+PROMPT_VERSION = "3"  # part of the cache scope: change it whenever the prompts change
 LANGUAGE_NAMES = {"id": "Bahasa Indonesia", "en": "English"}
 
 NOT_COVERED = {

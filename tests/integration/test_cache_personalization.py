@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.embeddings import LocalE5Embedding
+from app.services.lexical import normalize_question
 from tests.conftest import Tutor
 from tests.support.client import ask, connect, recv
 from tests.support.databases import fresh_database
@@ -30,7 +31,8 @@ ANSWER = "Manajemen infrastruktur TI adalah kegiatan merencanakan dan memelihara
 
 def distance(a: str, b: str) -> float:
     model = LocalE5Embedding()
-    va, vb = np.array(model.get_query_embedding(a)), np.array(model.get_query_embedding(b))
+    va = np.array(model.get_query_embedding(normalize_question(a)))
+    vb = np.array(model.get_query_embedding(normalize_question(b)))
     return float(1 - va @ vb / (np.linalg.norm(va) * np.linalg.norm(vb)))
 
 
