@@ -192,7 +192,7 @@ class ChatService:
                 question, vector, req.course_id, result, clock, stream=not personalize
             ):
                 yield event
-            grounded = result.response_source == "rag" and result.sources and result.response
+            grounded = result.response_source == "rag" and bool(result.sources and result.response)
             if grounded and self._cache is not None:
                 await self._store(question, vector, scope, result)
                 clock.lap("cache_store")
@@ -312,6 +312,8 @@ class ChatService:
         parts: list[str] = []
         async for delta in self._call(model, messages, "personalize", result, parts):
             yield delta
+        if not "".join(parts).strip():
+            raise LLMUnavailableError("empty personalized answer")
         result.response = "".join(parts).strip()
         result.personalized = True
         result.model_used = result.priced_model = model.model
