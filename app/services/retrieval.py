@@ -168,6 +168,7 @@ class Retriever:
         query = (
             Query(redis_text_query(terms, course_id))
             .scorer("BM25")
+            .verbatim()
             .paging(0, k)
             .return_fields(*[f.value for f in ChunkField if f is not ChunkField.VECTOR], "title")
             .dialect(2)
