@@ -24,7 +24,7 @@ from ingest.clean import clean_pages
 from ingest.pdf import FileStatus, read_pdf
 from ingest.store import FileRecord, KnowledgeWriter
 
-CODE_VERSION = "3"  # bump when parsing, cleaning or chunking changes what gets stored
+CODE_VERSION = "4"  # bump when parsing, cleaning or chunking changes what gets stored
 
 
 class Progress(Protocol):
