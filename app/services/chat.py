@@ -157,9 +157,18 @@ class ChatService:
     async def answer(self, req: TurnRequest) -> AsyncIterator[Delta | TurnResult]:
         s = self._settings
         clock = Stopwatch()
-        context = await self._conversations.load(
-            req.user_id, req.chatroom_id, req.use_personalization
+        # The question is embedded while history and profile load; a follow-up that gets
+        # condensed is embedded again below.
+        embedding = asyncio.create_task(
+            self._embedding.aget_query_embedding(normalize_question(req.query))
         )
+        try:
+            context = await self._conversations.load(
+                req.user_id, req.chatroom_id, req.use_personalization
+            )
+        except BaseException:
+            embedding.cancel()
+            raise
         clock.lap("context")
         language = context.answer_language or detect_language(req.query)
         usage: list[UsageItem] = []
@@ -176,10 +185,12 @@ class ChatService:
             if condensed_text.strip():
                 question = condensed = condensed_text.strip()[:1000]
             clock.lap("condense")
-        vector, version = await asyncio.gather(
-            self._embedding.aget_query_embedding(normalize_question(question)),
-            self._versions.get(req.course_id),
-        )
+        if condensed is not None:
+            embedding.cancel()
+            embedding = asyncio.create_task(
+                self._embedding.aget_query_embedding(normalize_question(question))
+            )
+        vector, version = await asyncio.gather(embedding, self._versions.get(req.course_id))
         clock.lap("embed")
         generator = f"{self._models.answer.model}:{PROMPT_VERSION}"
         scope = CacheScope(req.course_id, version, language, generator)
