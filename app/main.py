@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -209,6 +210,9 @@ def create_app_from_env() -> FastAPI:
 
 
 def main() -> None:
+    # The embedding model's OpenMP threads spin while idle by default; with the local LLM on the
+    # same cores that turned single question embeddings into 1-2.6 s stalls (docs/benchmarks.md).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     settings = get_settings()
     configure_logging(settings)
     uvicorn.run(
