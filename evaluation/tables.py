@@ -1,6 +1,6 @@
 """The report's tables as plain data, rendered twice: rich for the terminal, Markdown for files.
 
-Building the rows once keeps the terminal, ``summary.md`` and docs/benchmarks.md from drifting apart.
+Building the rows once keeps the terminal, ``summary.md`` and the benchmarks doc in step.
 """
 
 from __future__ import annotations
