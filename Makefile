@@ -76,8 +76,10 @@ eval: redis ## retrieval eval: hit@k, MRR, threshold sweep (writes evaluation/ou
 	$(BIN)/python -m evaluation.cli --compare-hybrid
 
 .PHONY: bench
-bench: redis llm ## benchmarks (results go to docs/benchmarks.md by hand, with date and command)
+bench: redis llm ## benchmarks (record results in docs/benchmarks.md with date and command)
 	$(BIN)/python -m bench.run_all
+	$(BIN)/python -m bench.cache_workload --seeds 5
+	$(BIN)/python -m bench.cache_latency --local 6 --scripted 10
 
 .PHONY: clean
 clean: ## remove caches (keeps .venv, var/ data and models)
