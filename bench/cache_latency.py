@@ -29,6 +29,7 @@ from websockets.asyncio.client import ClientConnection
 
 from app.core.config import Settings
 from app.main import create_app
+from bench.common import bench_settings
 from samples.render import render_all
 from tests.support.client import ask, connect
 from tests.support.ingest import ingest_paths
@@ -52,22 +53,6 @@ class Pair:
     hit_source: str
     hit_server_ms: float
     hit_laps: dict[str, float]  # server-side timings of the hit (context, embed, cache, ...)
-
-
-def bench_settings(prefix: str, data_dir: Path, **overrides: Any) -> Settings:
-    """Like the tests' ``base_settings``: everything under the prefix, SQLite in a temp dir."""
-    values: dict[str, Any] = {
-        "key_prefix": prefix,
-        "data_dir": data_dir,
-        "database_url": f"sqlite+aiosqlite:///{data_dir / 'tutor.db'}",
-        "openai_api_key": None,
-        "openai_api_base": None,
-        "embedding_provider": "local",
-        "log_level": "WARNING",
-        "rate_limit_requests": 0,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)
 
 
 def drop(url: str, prefix: str, indexes_only: str | None = None) -> None:

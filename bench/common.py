@@ -19,6 +19,7 @@ import redis
 
 from app.core.config import Settings
 from app.core.knowledge import KnowledgeKeys
+from tests.support.settings import isolated_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -32,21 +33,15 @@ def new_prefix(tag: str) -> str:
 
 
 def bench_settings(prefix: str, data_dir: Path, **overrides: Any) -> Settings:
-    """Settings as the tests build them: private prefix, SQLite in ``data_dir``, local models."""
+    """The tests' isolated settings, quieter, and without the per-student question limit."""
     values: dict[str, Any] = {
-        "key_prefix": prefix,
+        "log_level": "WARNING",
+        "rate_limit_requests": 0,
         "redis_knowledge_url": REDIS_URL,
         "redis_cache_url": REDIS_URL,
-        "data_dir": data_dir,
-        "database_url": f"sqlite+aiosqlite:///{data_dir / 'tutor.db'}",
-        "openai_api_key": None,
-        "openai_api_base": None,
-        "embedding_provider": "local",
-        "log_level": "WARNING",
-        "rate_limit_requests": 0,  # benchmarks ask more than a student may
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)
+    return isolated_settings(prefix, data_dir, **values)
 
 
 def redis_command(client: redis.Redis, *args: str) -> Any:

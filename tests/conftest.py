@@ -6,7 +6,6 @@ Every test gets its own key prefix, so tests never see each other's data (or a d
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -20,11 +19,11 @@ import redis
 from app.core.config import Settings
 from tests.support.ingest import ingest_paths
 from tests.support.scripted_openai import ScriptedOpenAI
+from tests.support.settings import REDIS_URL, isolated_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 SAMPLES = ROOT / "samples" / "courses"
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6380/0")
 
 SettingsFactory = Callable[..., Settings]
 
@@ -44,21 +43,7 @@ def drop_prefix(url: str, prefix: str) -> None:
         client.close()
 
 
-def base_settings(prefix: str, data_dir: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "key_prefix": prefix,
-        "redis_knowledge_url": REDIS_URL,
-        "redis_cache_url": REDIS_URL,
-        "data_dir": data_dir,
-        "database_url": f"sqlite+aiosqlite:///{data_dir / 'tutor.db'}",
-        "openai_api_key": None,
-        "openai_api_base": None,
-        "embedding_provider": "local",
-        "log_level": "INFO",
-        "presence_heartbeat_seconds": 1.0,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+base_settings = isolated_settings
 
 
 @pytest.fixture
