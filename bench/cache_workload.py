@@ -23,8 +23,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import redis
+from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from app.core.embeddings import LocalE5Embedding
+from app.core.config import get_settings
+from app.core.embeddings import build_embedding
 from app.services.cache import AnswerCache, CacheScope, build_semantic_cache, close_semantic_cache
 from app.services.lexical import detect_language, normalize_question
 
@@ -218,7 +220,7 @@ def print_report(
     best = recommend(rows)
     goal = "meets" if best.stream_hit >= HIT_GOAL else "misses"
     print(
-        f"recommendation: CACHE_DISTANCE_THRESHOLD={best.threshold:g} for multilingual-e5-small"
+        f"recommendation: CACHE_DISTANCE_THRESHOLD={best.threshold:g} for this embedding model"
         f" (stream hit {best.stream_hit:.1%}, wrong {best.stream_false:.1%}; {goal} the"
         f" {HIT_GOAL:.0%} goal; paraphrase hit {best.para_hit:.1%}, near-miss false"
         f" {best.near_false:.1%})"
@@ -233,7 +235,7 @@ def drop_prefix(client: redis.Redis, prefix: str) -> None:
 
 
 async def measure(
-    url: str, prefix: str, seeds: int, qs: list[Question], embedding: LocalE5Embedding
+    url: str, prefix: str, seeds: int, qs: list[Question], embedding: BaseEmbedding
 ) -> tuple[list[Row], dict[str, float | None], dict[str, list[float]]]:
     probes = qs + surface_variants(qs)
     # the app embeds the normalized question (case, spacing, end punctuation removed)
@@ -278,7 +280,9 @@ def main() -> None:
     if not args.prefix.startswith("benchcache"):
         raise SystemExit("the key prefix must start with 'benchcache'")
     qs = load_workload()
-    embedding = LocalE5Embedding()
+    settings = get_settings()
+    print(f"embedding model: {settings.embedding_model_name}")
+    embedding = build_embedding(settings)  # the configured model: local, or OpenAI with a key
     rows, nearest, vecs = asyncio.run(
         measure(args.redis_url, args.prefix, args.seeds, qs, embedding)
     )
