@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --progress-bar on -e ".[dev,eval,local-llm]"
 	@if command -v npm >/dev/null; then npm ci --prefix tests/js --no-audit --no-fund --loglevel=error; \
 	  else echo "npm not found: the JavaScript client contract test will be skipped"; fi
+	$(BIN)/tutor-ops system install
 	@touch $(STAMP)
 
 .PHONY: install

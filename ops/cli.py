@@ -3,6 +3,7 @@
 tutor-ops redis start|stop|status
 tutor-ops model fetch [--small]
 tutor-ops llm start|stop|status
+tutor-ops system install|check
 """
 
 from __future__ import annotations
@@ -58,6 +59,17 @@ def _llm(settings: Settings, action: str) -> int:
     return llm_server.status(settings)
 
 
+def _system(action: str) -> int:
+    from ops import system_packages
+
+    if action == "install":
+        system_packages.install()
+        return 0  # what is still missing was explained; the capabilities that need it say so too
+    absent = [p for g in system_packages.GROUPS for p in system_packages.missing(g.packages)]
+    print("missing: " + " ".join(absent) if absent else "all system packages present")
+    return 1 if absent else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tutor-ops", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="service", required=True)
@@ -68,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     model_p.add_argument("--small", action="store_true", help="the 0.5B model instead of 1.5B")
     llm_p = sub.add_parser("llm", help="local OpenAI-compatible LLM server (llama.cpp)")
     llm_p.add_argument("action", choices=["start", "stop", "status"])
+    system_p = sub.add_parser("system", help="Debian packages (Tesseract, Chromium)")
+    system_p.add_argument("action", choices=["install", "check"])
     return parser
 
 
@@ -79,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
             return _redis(settings, args.action)
         if args.service == "model":
             return _model(settings, args)
+        if args.service == "system":
+            return _system(args.action)
         return _llm(settings, args.action)
     except (redis_stack.RedisStackError, RuntimeError) as exc:
         print(f"tutor-ops: {exc}", file=sys.stderr)
