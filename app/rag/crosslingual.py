@@ -155,6 +155,13 @@ class CachedTranslator:
         return result
 
 
+def question_language(question: str, material_languages: dict[str, float]) -> str:
+    """The question's language; a question with no function words at all ("string slice")
+    is taken to be in the material's main language."""
+    main = max(material_languages, key=lambda k: material_languages[k], default="id")
+    return detect_language(question, default=main)
+
+
 def targets(question_language: str, material_languages: dict[str, float],
             min_share: float = 0.2) -> list[str]:  # fmt: skip
     """Languages the question should also be searched in: every language other than the
@@ -214,10 +221,10 @@ class CrossLingualRetriever(BaseRetriever):
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         self.translations = []
         question = query_bundle.query_str
-        wanted = targets(detect_language(question), self._languages)
+        source = question_language(question, self._languages)
+        wanted = targets(source, self._languages)
         if not wanted:
             return await self._inner.aretrieve(query_bundle)
-        source = detect_language(question)
         original, *translated = await asyncio.gather(
             self._inner.aretrieve(query_bundle),
             *(self._translated(question, source, t) for t in wanted),

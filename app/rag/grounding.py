@@ -62,8 +62,13 @@ class GroundingReport:
         return " ".join(s.text for s in self.sentences if s.supported).strip()
 
 
+_KEEP_DOT = "\u2024"  # stands in for the dot of "hal. 12" while sentences are split
+
+
 def split_sentences(answer: str) -> list[str]:
-    parts = (p.strip() for p in _SENTENCE.split(answer))
+    """Sentences and list items; the dot of a page citation ("(hal. 12)") ends nothing."""
+    protected = _CITATION.sub(lambda m: m.group(0).replace(".", _KEEP_DOT), answer)
+    parts = (p.strip().replace(_KEEP_DOT, ".") for p in _SENTENCE.split(protected))
     return [p for p in parts if p]
 
 
@@ -82,10 +87,14 @@ class GroundingChecker:
         self._min_support = min_support
         self._min_words = min_words
 
-    def check(self, answer: str, sources: Sequence[str]) -> GroundingReport:
+    def check(
+        self, answer: str, sources: Sequence[str], answer_language: str | None = None
+    ) -> GroundingReport:
+        """Check ``answer`` against the ``sources`` it cites; ``answer_language`` is the language
+        the answer was asked for (detected from the text when not given)."""
         source_text = "\n".join(sources)
         source_language = detect_language(source_text, default="id")
-        answer_language = detect_language(answer, default=source_language)
+        answer_language = answer_language or detect_language(answer, default=source_language)
         judged = answer_language == source_language
         vocabulary = set(self._analyzer.terms(source_text, source_language))
         numbers = _numbers(source_text)
