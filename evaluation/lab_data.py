@@ -82,9 +82,7 @@ def default_question_files() -> list[Path]:
     return [DATA_DIR / "corpus_eval.jsonl", DATA_DIR / "sample_eval.jsonl"]
 
 
-async def load_course(
-    client: aioredis.Redis, settings: Settings, course_id: str
-) -> CourseChunks:
+async def load_course(client: aioredis.Redis, settings: Settings, course_id: str) -> CourseChunks:
     schema = chunk_schema(settings)
     key_prefix = schema.index.prefix + schema.index.key_separator
     docs = await load_course_chunks(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -37,6 +38,8 @@ from evaluation.lab_metrics import Score, by_kind, table
 
 OUT = Path(__file__).resolve().parent / "out" / "lab"
 POOL = 20
+STEM = Stemming.SASTRAWI  # the settings' defaults (RAG_LEXICAL_STEMMING, RAG_LEXICAL_WEIGHT)
+LEXICAL_WEIGHT = 1.25
 Ranker = Callable[[LabQuestion], list[int]]
 
 
@@ -54,7 +57,7 @@ class Lab:
     def right(self, q: LabQuestion, doc: int) -> bool:
         return self.courses[q.question.course_id].is_right(q.question, doc)
 
-    def dense(self, q: LabQuestion, vector: np.ndarray | None = None) -> list[int]:
+    def dense(self, q: LabQuestion, vector: Matrix | None = None) -> list[int]:
         chunks = self.courses[q.question.course_id]
         sims = chunks.vectors @ (self.qvec[q.question.id] if vector is None else vector)
         return [int(i) for i in np.argsort(-sims, kind="stable")[:50]]
@@ -184,22 +187,30 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--prefix", default="evalres")
     p.add_argument("--questions", type=Path, action="append", help="JSONL (default: both sets)")
     p.add_argument("--split", default="dev", help="dev | heldout | all (default dev)")
-    p.add_argument("--study", choices=["lexical", "fusion", "redis"], default="lexical")
+    p.add_argument(
+        "--study",
+        choices=["lexical", "fusion", "redis", "crosslingual", "translate"],
+        default="lexical",
+    )
     p.add_argument("--stemming", type=Stemming, default=Stemming.SASTRAWI)
     args = p.parse_args(argv)
     split = None if args.split == "all" else args.split
     lab = build_lab(args.prefix, args.questions or default_question_files(), split)
+    if args.study == "translate":  # fill the translation caches only (slow with a local LLM)
+        for method in ("glossary", "llm"):
+            print(method, len(translations(lab, method)), "questions translated")
+        return
     recipes = {
         "lexical": lambda: lexical_recipes(lab),
         "fusion": lambda: fusion_recipes(lab, args.stemming),
         "redis": lambda: redis_recipes(lab, args.prefix),
+        "crosslingual": lambda: crosslingual_recipes(lab, get_settings(key_prefix=args.prefix)),
     }[args.study]()
     rows = {name: lab.run(r) for name, r in recipes.items()}
     print(table(rows))
     OUT.mkdir(parents=True, exist_ok=True)
     dump = {n: {k: s.__dict__ for k, s in r.items()} for n, r in rows.items()}
     (OUT / f"{args.study}.json").write_text(json.dumps(dump, indent=1), encoding="utf-8")
-
 
 
 def redis_lexical_ranker(
@@ -233,7 +244,9 @@ def redis_lexical_ranker(
         query = query.verbatim() if verbatim else query
         if language:
             query = query.language(language)
-        result = client.ft(name).search(query.paging(0, 50).no_content().dialect(2))
+        result = client.ft(  # type: ignore[no-untyped-call]
+            name
+        ).search(query.paging(0, 50).no_content().dialect(2))
         where = positions[q.question.course_id]
         ids = (str(d.id)[len(key_prefix) :] for d in result.docs)
         return [where[i] for i in ids if i in where]
@@ -251,7 +264,9 @@ def ensure_variant_index(prefix: str, name: str, text_args: list[str], language:
     client = redis.Redis.from_url(get_settings().redis_knowledge_url)
     full = f"{schema.index.name}-{name}"
     try:
-        client.ft(full).info()
+        client.ft(  # type: ignore[no-untyped-call]
+            full
+        ).info()
         return full
     except redis.ResponseError:
         pass
@@ -260,10 +275,16 @@ def ensure_variant_index(prefix: str, name: str, text_args: list[str], language:
         args += ["LANGUAGE", language]
     args += ["SCHEMA", "text", "TEXT", *text_args, "course_id", "TAG", "CASESENSITIVE"]
     args += ["chunk_type", "TAG"]
-    client.execute_command(*args)
+    client.execute_command(*args)  # type: ignore[no-untyped-call]
     import time
 
-    while int(client.ft(full).info().get("indexing", 0)):
+    while int(
+        client.ft(  # type: ignore[no-untyped-call]
+            full
+        )
+        .info()
+        .get("indexing", 0)
+    ):
         time.sleep(0.2)
     return full
 
@@ -292,6 +313,126 @@ def redis_recipes(lab: Lab, prefix: str) -> dict[str, Ranker]:
     for name, ranker in variants.items():
         out[name] = ranker
         out[f"RRF dense + {name}"] = fused(dense, ranker)
+    return out
+
+
+def needs_translation(lab: Lab, q: LabQuestion) -> list[str]:
+    """Target languages for ``q``: what the server's cross-lingual retriever would pick."""
+    from app.rag.crosslingual import question_language, targets
+
+    index = lab.lexical_index(q.question.course_id, Stemming.NONE)
+    shares = {lang: index.language_share(lang) for lang in ("id", "en")}
+    return targets(question_language(q.question.question, shares), shares)
+
+
+def translations(lab: Lab, method: str) -> dict[str, str]:
+    """Question id -> translated text (for questions that need one), cached per method."""
+    from app.rag.crosslingual import GlossaryTranslator, LLMTranslator, Translator
+    from app.rag.glossary import Glossary
+
+    path = OUT / f"translations-{method}.json"
+    cache: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    todo = [q for q in lab.questions if needs_translation(lab, q)]
+    missing = [q for q in todo if q.question.question not in cache]
+
+    async def run() -> None:
+        import httpx
+
+        from app.services.llm import build_llm
+
+        translator: Translator
+        async with httpx.AsyncClient() as http:
+            if method == "glossary":
+                translator = GlossaryTranslator(Glossary.default())
+            else:
+                settings = get_settings(openai_temperature=0.0, openai_max_tokens=80)
+                translator = LLMTranslator(
+                    build_llm(settings, settings.model_comprehensive, http), 300
+                )
+            for i, q in enumerate(missing):
+                text = q.question.question
+                target = needs_translation(lab, q)[0]
+                source = "en" if target == "id" else "id"
+                result = await translator.translate(text, source, target)
+                cache[text] = result.text
+                print(f"{i + 1}/{len(missing)} {result.seconds:.1f}s {text!r} -> {result.text!r}")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(cache, ensure_ascii=False, indent=1), encoding="utf-8")
+
+    if missing:
+        asyncio.run(run())
+    return {q.question.id: cache[q.question.question] for q in todo}
+
+
+def per_page(lab: Lab, ranker: Ranker) -> Ranker:
+    """The same ranking with later chunks of an already listed page dropped."""
+
+    def rank(q: LabQuestion) -> list[int]:
+        docs = lab.courses[q.question.course_id].docs
+        seen: set[tuple[str, int]] = set()
+        out: list[int] = []
+        for i in ranker(q):
+            page = (str(docs[i].metadata["filename"]), int(docs[i].metadata["page"]))
+            if page not in seen:
+                seen.add(page)
+                out.append(i)
+        return out
+
+    return rank
+
+
+def crosslingual_recipes(lab: Lab, settings: Settings) -> dict[str, Ranker]:
+    def dense(q: LabQuestion) -> list[int]:
+        return lab.dense(q)
+
+    def lex(q: LabQuestion) -> list[int]:
+        return lab.bm25(q, STEM)
+
+    base = fused(dense, lex, weights=(1.0, LEXICAL_WEIGHT))
+    out: dict[str, Ranker] = {"dense": dense, "RRF dense + BM25 (no translation)": base}
+    out["RRF dense + BM25, one chunk per page"] = per_page(lab, base)
+    model = build_embedding(settings)
+    for method in ("glossary", "llm"):
+        table_ = translations(lab, method)
+        vectors = {
+            qid: np.asarray(model.get_query_embedding(normalize_question(text)), dtype=np.float32)
+            for qid, text in table_.items()
+        }
+
+        def both(q: LabQuestion, t: dict[str, str] = table_, v: dict[str, Matrix] = vectors,
+                 lex_original: bool = True) -> list[int]:  # fmt: skip
+            text = t.get(q.question.id)
+            if text is None:
+                return base(q)
+            target = needs_translation(lab, q)[0]
+            vec = v[q.question.id] / np.linalg.norm(v[q.question.id])
+            lists = [lab.dense(q)[:POOL], lab.dense(q, vec)[:POOL]]
+            lists.append(lab.bm25(q, STEM, text, target)[:POOL])
+            if lex_original:
+                lists.append(lex(q)[:POOL])
+            return [doc for doc, _ in rrf(lists)]
+
+        def nested(q: LabQuestion, t: dict[str, str] = table_, v: dict[str, Matrix] = vectors,
+                   ) -> list[int]:  # fmt: skip
+            text = t.get(q.question.id)
+            if text is None:
+                return base(q)
+            target = needs_translation(lab, q)[0]
+            vec = v[q.question.id] / np.linalg.norm(v[q.question.id])
+            translated = [
+                doc
+                for doc, _ in rrf(
+                    [lab.dense(q, vec)[:POOL], lab.bm25(q, STEM, text, target)[:POOL]],
+                    (1.0, LEXICAL_WEIGHT),
+                )
+            ]
+            return [doc for doc, _ in rrf([base(q)[:POOL], translated[:POOL]])]
+
+        out[f"{method}: fuse(original, translated) of RRF(dense, BM25)"] = nested
+        out[f"{method}: one RRF of dense, dense(tr), BM25(tr), BM25"] = both
+        out[f"{method}: one RRF of dense, dense(tr), BM25(tr)"] = functools.partial(
+            both, t=table_, v=vectors, lex_original=False
+        )
     return out
 
 

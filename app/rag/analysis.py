@@ -21,8 +21,9 @@ STOP_WORDS = INDONESIAN | ENGLISH
 # Chatty words students add that carry no topic ("kasih contohnya dong", "tolong bantu ya kak").
 CHATTER = frozenset(
     """
-    aja banget bantu bantuin coba dijelaskan gitu jelasin kasih kayak mohon nih sebenarnya sebenernya
-    singkat tau tahu udah ngerti paham bisakah tolong hi halo hello pls thanks thank terima kasih
+    aja banget bantu bantuin coba dijelaskan gitu jelasin kasih kayak mohon nih sebenarnya
+    sebenernya singkat tau tahu udah ngerti paham bisakah tolong hi halo hello pls thanks thank
+    terima kasih
     """.split()
 )
 
@@ -42,7 +43,7 @@ def _identity(word: str) -> str:
 
 @lru_cache(maxsize=8)
 def _snowball(language: str) -> Stemmer:
-    import snowballstemmer
+    import snowballstemmer  # type: ignore[import-untyped]
 
     stemmer = snowballstemmer.stemmer("indonesian" if language == "id" else "english")
     return lru_cache(maxsize=200_000)(stemmer.stemWord)

@@ -225,10 +225,15 @@ class CrossLingualRetriever(BaseRetriever):
         wanted = targets(source, self._languages)
         if not wanted:
             return await self._inner.aretrieve(query_bundle)
-        original, *translated = await asyncio.gather(
-            self._inner.aretrieve(query_bundle),
-            *(self._translated(question, source, t) for t in wanted),
-        )
+        search = asyncio.ensure_future(self._inner.aretrieve(query_bundle))
+        try:
+            translated = await asyncio.gather(
+                *(self._translated(question, source, t) for t in wanted)
+            )
+        except BaseException:
+            search.cancel()
+            raise
+        original: list[NodeWithScore] = await search
         lists = [original]
         for bundle in translated:
             if bundle is not None:

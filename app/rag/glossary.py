@@ -34,14 +34,16 @@ ID_EN: dict[str, str] = {
     "banyak": "many", "besar": "large", "kecil": "small", "baru": "new", "lama": "old",
     "cepat": "fast", "lambat": "slow", "utama": "main", "dasar": "basic", "umum": "common",
     # programming
-    "pemrograman": "programming", "program": "program", "bahasa pemrograman": "programming language",
+    "pemrograman": "programming", "program": "program",
+    "bahasa pemrograman": "programming language",
     "variabel": "variable", "konstanta": "constant", "tipe data": "data type", "nilai": "value",
     "perulangan": "loop", "pengulangan": "loop", "looping": "loop", "percabangan": "branching",
     "kondisi": "condition", "kondisional": "conditional", "pernyataan": "statement",
     "ekspresi": "expression", "operator": "operator", "fungsi rekursif": "recursive function",
     "rekursi": "recursion", "rekursif": "recursive", "parameter": "parameter",
     "argumen": "argument", "nilai kembalian": "return value", "pemanggilan": "call",
-    "memanggil": "call", "larik": "array", "array": "array", "daftar": "list", "kamus": "dictionary",
+    "memanggil": "call", "larik": "array", "array": "array", "daftar": "list",
+    "kamus": "dictionary",
     "tupel": "tuple", "himpunan": "set", "string": "string", "karakter": "character",
     "bilangan bulat": "integer", "bilangan pecahan": "floating point", "bilangan": "number",
     "angka": "number", "kelas": "class", "objek": "object", "metode": "method",
@@ -71,7 +73,8 @@ ID_EN: dict[str, str] = {
     "basis data": "database", "pangkalan data": "database", "tabel": "table", "kolom": "column",
     "baris": "row", "kunci": "key", "kunci primer": "primary key", "kunci tamu": "foreign key",
     "kunci asing": "foreign key", "relasi": "relation", "hubungan": "relationship",
-    "entitas": "entity", "normalisasi": "normalization", "kueri": "query", "transaksi": "transaction",
+    "entitas": "entity", "normalisasi": "normalization", "kueri": "query",
+    "transaksi": "transaction",
     "integritas": "integrity", "skema": "schema", "pengguna basis data": "database user",
     # web
     "halaman web": "web page", "situs": "website", "peramban": "browser", "tautan": "link",
@@ -150,5 +153,3 @@ class Glossary:
 
     def __len__(self) -> int:
         return len(self._tables[("id", "en")])
-
-

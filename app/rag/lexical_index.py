@@ -114,7 +114,7 @@ async def load_course_chunks(
     key_prefix: str,
     course_id: str,
     exclude_types: frozenset[str],
-    timeout: float,
+    timeout_s: float,
 ) -> list[ChunkDoc]:
     """Every chunk of ``course_id`` except the excluded chunk types, in page order."""
     selector = str(Tag(ChunkField.COURSE_ID.value) == course_id)
@@ -129,8 +129,8 @@ async def load_course_chunks(
             .paging(offset, PAGE_SIZE)
             .dialect(2)
         )
-        async with asyncio.timeout(timeout):
-            result = await client.ft(index_name).search(query)
+        async with asyncio.timeout(timeout_s):
+            result = await client.ft(index_name).search(query)  # type: ignore[no-untyped-call]
         for raw in result.docs:
             values = {k: getattr(raw, k, "") for k in fields}
             if str(values[ChunkField.CHUNK_TYPE.value]) in exclude_types:

@@ -95,7 +95,7 @@ async def test_translation_goes_through_the_llm_once_then_the_cache(
     request = scripted_llm.chat_requests[0]["messages"]
     assert "from Indonesian into English" in request[0]["content"]
     assert request[1]["content"] == "Apa itu perulangan di Python?"
-    assert 0 < await redis_client.ttl(translator.key("Apa itu perulangan di Python?", "id", "en"))
+    assert await redis_client.ttl(translator.key("Apa itu perulangan di Python?", "id", "en")) > 0
 
 
 class ListRetriever(BaseRetriever):
@@ -133,7 +133,9 @@ async def test_crosslingual_retriever_fuses_the_translated_search(
         assert [n.node.node_id for n in nodes] == ["p4", "p9", "p7"]  # p4 is in both lists
         assert vectors == ["what is a loop"] and inner.asked[-1].embedding == [0.1, 0.2]
         assert english_book.translations[0].text == "What is a loop?"
-        same_language = await english_book.aretrieve(QueryBundle("what is a loop?", embedding=[1.0]))
+        same_language = await english_book.aretrieve(
+            QueryBundle("what is a loop?", embedding=[1.0])
+        )
         assert same_language == [] and len(scripted_llm.chat_requests) == 1  # nothing to translate
         scripted_llm.script(Reply(status=500))
         failed = await english_book.aretrieve(QueryBundle("apa itu perulangan?", embedding=[1.0]))
@@ -151,7 +153,9 @@ async def test_llm_rerank_reorders_keeps_the_rest_and_reports_usage(
     make_settings: SettingsFactory, scripted_llm: ScriptedOpenAI
 ) -> None:
     nodes = _nodes("daftar isi", "perulangan for mengulang perintah", "sejarah python")
-    scripted_llm.script(Reply.from_text("Doc: 2, Relevance: 9\nDoc: 3, Relevance: 2", prompt_tokens=300))
+    scripted_llm.script(
+        Reply.from_text("Doc: 2, Relevance: 9\nDoc: 3, Relevance: 2", prompt_tokens=300)
+    )
     async with httpx.AsyncClient() as http:
         rerank = LLMChoiceRerank(_llm(make_settings, scripted_llm, http), top_n=3, candidates=3)
         out = await rerank.apostprocess_nodes(nodes, QueryBundle("apa itu perulangan for?"))
@@ -168,4 +172,3 @@ async def test_llm_rerank_reorders_keeps_the_rest_and_reports_usage(
         scripted_llm.script(Reply(status=503))
         kept = await rerank.apostprocess_nodes(nodes, QueryBundle("apa itu perulangan for?"))
         assert [n.node.node_id for n in kept] == ["n0", "n1", "n2"] and rerank.last_picked is None
-

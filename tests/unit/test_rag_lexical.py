@@ -69,7 +69,7 @@ def test_course_language_comes_from_its_chunks() -> None:
 
 def test_rrf_weights_and_ties() -> None:
     assert [k for k, _ in rrf([["a", "b"], ["b", "c"]])] == ["b", "a", "c"]
-    assert [k for k, _ in rrf([["a", "b"], ["b", "a"]], weights=[2.0, 1.0])][0] == "a"
+    assert next(k for k, _ in rrf([["a", "b"], ["b", "a"]], weights=[2.0, 1.0])) == "a"
     with pytest.raises(ValueError, match="one weight"):
         rrf([["a"]], weights=[1.0, 2.0])
 

@@ -94,7 +94,9 @@ def test_remove_policy_keeps_supported_sentences() -> None:
 
 def test_other_language_answers_are_not_judged_on_words() -> None:
     english = ["The loop repeats the body while the condition stays true, 3 times here."]
-    report = GroundingChecker().check("Perulangan mengulang badan selama kondisi benar.", english, "id")
+    report = GroundingChecker().check(
+        "Perulangan mengulang badan selama kondisi benar.", english, "id"
+    )
     assert not report.judged and report.grounded
     numbers = GroundingChecker().check("Perulangan diulang 17 kali.", english, "id")
     assert not numbers.grounded and numbers.sentences[0].missing_numbers == ("17",)
