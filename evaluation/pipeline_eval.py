@@ -39,7 +39,6 @@ from app.rag.crosslingual import (
     GlossaryTranslator,
     LLMTranslator,
     Translator,
-    question_language,
 )
 from app.rag.fusion import fuse_nodes
 from app.rag.glossary import Glossary
@@ -99,8 +98,8 @@ class CourseHybridRetriever(BaseRetriever):
             )
             for c in found.candidates
         ]
-        language = question_language(query_bundle.query_str, {self._lexical.language: 1.0})
-        lexical = self._lexical.search(query_bundle.query_str, pool, language)
+        # analysed like the course's chunks (their stemmer), whatever language the text is in
+        lexical = self._lexical.search(query_bundle.query_str, pool)
         fused = fuse_nodes([dense, lexical], [1.0, self._s.rag_lexical_weight])
         self._t["dense_ms"].append(1000 * (dense_done - started))
         self._t["lexical_and_fusion_ms"].append(1000 * (time.perf_counter() - dense_done))
