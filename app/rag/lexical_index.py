@@ -174,6 +174,33 @@ class LexicalIndexCache:
         self._b = b
         self._indexes: OrderedDict[str, CourseLexicalIndex] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._building: dict[str, asyncio.Task[CourseLexicalIndex]] = {}
+
+    async def ready(self, course_id: str) -> CourseLexicalIndex | None:
+        """The course's index without waiting for a build.
+
+        Analysing a large Indonesian course takes seconds the first time (Sastrawi looks up every
+        new word), so a question never waits for it: this returns the current index, or the
+        previous version's while the new one builds in the background, or None (dense only
+        until the build finishes).
+        """
+        version = await self._version_of(course_id)
+        cached = self._indexes.get(course_id)
+        if cached is not None and cached.version == version:
+            self._indexes.move_to_end(course_id)
+            return cached
+        if course_id not in self._building:
+            task = asyncio.create_task(self.get(course_id), name=f"lexical-index-{course_id}")
+            self._building[course_id] = task
+            task.add_done_callback(lambda _: self._building.pop(course_id, None))
+        return cached
+
+    async def aclose(self) -> None:
+        """Cancel background builds (at shutdown)."""
+        tasks = list(self._building.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def get(self, course_id: str) -> CourseLexicalIndex:
         version = await self._version_of(course_id)

@@ -49,7 +49,9 @@ async def test_lexical_index_loads_a_course_from_redis_and_follows_its_version(
 
     versions = VersionReader(redis_client, KnowledgeKeys.from_settings(settings), 5.0)
     cache = LexicalIndexCache(load, versions.get, Analyzer(Stemming.SASTRAWI))
-    index = await cache.get("course_tik_01")
+    assert await cache.ready("course_tik_01") is None  # building in the background: dense only
+    index = await cache.get("course_tik_01")  # waits for that same build
+    assert await cache.ready("course_tik_01") is index
     assert index.language == "id" and len(index.docs) > 20
     assert {d.metadata["course_id"] for d in index.docs} == {"course_tik_01"}  # never course B
     assert all(d.metadata["chunk_type"] not in NOT_ANSWERS for d in index.docs)
@@ -65,10 +67,13 @@ async def test_lexical_index_loads_a_course_from_redis_and_follows_its_version(
     old = await redis_client.get(version_key)
     try:
         await redis_client.set(version_key, "changed-by-ingest")
-        assert (await cache.get("course_tik_01")) is not index  # rebuilt for the new content
+        assert await cache.ready("course_tik_01") is index  # the old one serves while rebuilding
+        rebuilt = await cache.get("course_tik_01")
+        assert rebuilt is not index and rebuilt.version == "changed-by-ingest"
         assert loads.count("course_tik_01") == 2
     finally:
         await redis_client.set(version_key, old)
+        await cache.aclose()
 
 
 def _llm(settings_factory: SettingsFactory, server: ScriptedOpenAI, http: httpx.AsyncClient) -> Any:
