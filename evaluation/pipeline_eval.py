@@ -64,12 +64,13 @@ class CourseHybridRetriever(BaseRetriever):
     """Dense (the server's Redis retriever) + per-course BM25, fused; one course per instance."""
 
     def __init__(self, dense: Retriever, lexical: CourseLexicalIndex, settings: Settings,
-                 timings: Timings) -> None:  # fmt: skip
+                 timings: Timings, legs: str = "hybrid") -> None:  # fmt: skip
         super().__init__()
         self._dense = dense
         self._lexical = lexical
         self._s = settings
         self._t = timings
+        self._legs = legs  # "hybrid" (ours), "dense", or "shipped" (RediSearch BM25 + dense)
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         raise NotImplementedError("async only")
@@ -80,7 +81,7 @@ class CourseHybridRetriever(BaseRetriever):
         started = time.perf_counter()
         found = await self._dense.retrieve(
             query_bundle.embedding, query_bundle.query_str, self._lexical.course_id, pool,
-            KEEP_ALL, False,
+            KEEP_ALL, self._legs == "shipped",
         )  # fmt: skip
         dense_done = time.perf_counter()
         dense = [
@@ -98,6 +99,8 @@ class CourseHybridRetriever(BaseRetriever):
             )
             for c in found.candidates
         ]
+        if self._legs != "hybrid":
+            return dense
         # analysed like the course's chunks (their stemmer), whatever language the text is in
         lexical = self._lexical.search(query_bundle.query_str, pool)
         fused = fuse_nodes([dense, lexical], [1.0, self._s.rag_lexical_weight])
@@ -166,13 +169,15 @@ class Outcome:
     refused: bool
 
 
-async def ask(parts: Parts, settings: Settings, q: LabQuestion, timings: Timings) -> Outcome:
+async def ask(
+    parts: Parts, settings: Settings, q: LabQuestion, timings: Timings, legs: str
+) -> Outcome:
     text = q.question.question
     started = time.perf_counter()
     vector = await parts.embedding.aget_query_embedding(normalize_question(text))
     timings["embed_ms"].append(1000 * (time.perf_counter() - started))
     lexical = await parts.cache.get(q.question.course_id)
-    inner = CourseHybridRetriever(parts.dense, lexical, settings, timings)
+    inner = CourseHybridRetriever(parts.dense, lexical, settings, timings, legs)
     retriever: BaseRetriever = inner
     if parts.translator is not None:
         shares = {lang: lexical.language_share(lang) for lang in ("id", "en")}
@@ -216,15 +221,17 @@ def report(
         print(f"{name}: median {statistics.median(values):.2f} (n={len(values)})")
 
 
-async def run(settings: Settings, questions: Sequence[LabQuestion], mode: str) -> None:
+async def run(
+    settings: Settings, questions: Sequence[LabQuestion], mode: str, legs: str = "hybrid"
+) -> None:
     client = aioredis.Redis.from_url(settings.redis_knowledge_url)
     sync = sync_client(settings.redis_knowledge_url, settings.redis_timeout_seconds)
     http = httpx.AsyncClient()
     try:
         parts = await asyncio.to_thread(build_parts, settings, client, sync, http, mode)
         timings: Timings = defaultdict(list)
-        outcomes = [await ask(parts, settings, q, timings) for q in questions]
-        report(questions, outcomes, timings, mode)
+        outcomes = [await ask(parts, settings, q, timings, legs) for q in questions]
+        report(questions, outcomes, timings, f"{mode}, legs={legs}")
     finally:
         await http.aclose()
         await client.aclose()
@@ -237,11 +244,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--questions", type=Path, action="append")
     p.add_argument("--split", default="dev")
     p.add_argument("--crosslingual", choices=["off", "glossary", "llm"], default="glossary")
+    p.add_argument(
+        "--legs",
+        choices=["hybrid", "dense", "shipped"],
+        default="hybrid",
+        help="hybrid: dense + in-process BM25 (default); dense: dense only; "
+        "shipped: the RediSearch hybrid of app/services/retrieval.py",
+    )
     args = p.parse_args(argv)
     split = None if args.split == "all" else args.split
     questions = read_questions(args.questions or default_question_files(), split)
     settings = get_settings(key_prefix=args.prefix, openai_temperature=0.0, openai_max_tokens=80)
-    asyncio.run(run(settings, questions, args.crosslingual))
+    asyncio.run(run(settings, questions, args.crosslingual, args.legs))
 
 
 if __name__ == "__main__":

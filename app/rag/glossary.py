@@ -17,7 +17,7 @@ from app.services.lexical import words
 # takes the first Indonesian term listed for each English one.
 ID_EN: dict[str, str] = {
     # question words and verbs students use
-    "apa": "what", "apakah": "is", "bagaimana": "how", "gimana": "how", "mengapa": "why",
+    "apa": "what", "apakah": "", "bagaimana": "how", "gimana": "how", "mengapa": "why",
     "kenapa": "why", "kapan": "when", "dimana": "where", "siapa": "who", "berapa": "how many",
     "jelaskan": "explain", "sebutkan": "list", "perbedaan": "difference", "bedanya": "difference",
     "beda": "difference", "contoh": "example", "contohnya": "example", "fungsi": "function",
