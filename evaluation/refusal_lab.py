@@ -22,8 +22,9 @@ from pathlib import Path
 from app.rag.analysis import Stemming
 from app.rag.fusion import rrf
 from app.rag.refusal import Evidence, RefusalRule, gather_evidence
+from evaluation.lab import OUT, POOL, Lab, build_lab
+from evaluation.lab_crosslingual import needs_translation, translations
 from evaluation.lab_data import LabQuestion, default_question_files
-from evaluation.retrieval_lab import OUT, POOL, Lab, build_lab, needs_translation, translations
 
 STEMMING = Stemming.SASTRAWI  # the lexical leg's setting (RAG_LEXICAL_STEMMING)
 
