@@ -181,7 +181,8 @@ class CrossLingualRetriever(BaseRetriever):
     language, with its translation; the lists are fused by reciprocal rank.
 
     ``languages`` gives the course's language shares (``CourseLexicalIndex.language_share``);
-    a failed or timed-out translation falls back to the original list alone.
+    a failed or timed-out translation falls back to the original list alone. Build one per turn
+    (it is cheap): ``translations`` describes its last call, for the turn's timings and usage.
     """
 
     def __init__(

@@ -32,7 +32,10 @@ RERANK_SYSTEM = (
 
 
 class LLMChoiceRerank(LLMRerank):
-    """LlamaIndex's LLM rerank, one batch per call, through ``app.services.llm.complete``."""
+    """LlamaIndex's LLM rerank, one batch per call, through ``app.services.llm.complete``.
+
+    Build one per turn: ``last_usage`` and ``last_picked`` describe its last call.
+    """
 
     _timeout: float = PrivateAttr()
     _counter: PromptCounter | None = PrivateAttr(default=None)
