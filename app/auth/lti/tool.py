@@ -6,7 +6,8 @@ third-party cookies. ``/lti/login`` stores ``state → (issuer, client_id, nonce
 checks that the token's ``nonce`` is the one bound to that state and never seen before, then
 verifies the ``id_token`` with PyJWT against the platform's JWKS: RS256, ``iss``, ``aud`` =
 client_id (and ``azp`` when several audiences), ``exp``/``iat`` with leeway, LTI version and
-message type, an allow-listed deployment id. Roles map fail-closed; the context must map to a course.
+message type, an allow-listed deployment id. Roles map fail-closed; the context must map to a
+course.
 
 Roster changes feed revocation: a launch that is refused for its role, or that comes with a lower
 role than before, revokes the user's earlier sessions for that course.
