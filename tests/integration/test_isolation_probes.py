@@ -86,12 +86,15 @@ def questions() -> dict[str, list[str]]:
 
 
 class Leaks:
+    """Probes are requests that reach for someone else's data; each is judged by one or more checks."""
+
     def __init__(self) -> None:
         self.found: list[str] = []
-        self.probes: Counter[str] = Counter()
+        self.checks: Counter[str] = Counter()
+        self.probes = 0
 
     def check(self, kind: str, ok: bool, detail: str) -> None:
-        self.probes[kind] += 1
+        self.checks[kind] += 1
         if not ok:
             self.found.append(f"{kind}: {detail}")
 
@@ -148,6 +151,7 @@ async def test_no_probe_leaks(server: str, scripted_server: ScriptedOpenAI) -> N
             me = rng.choice(students)
             victim = other(me)
             kind = rng.choice(("profile_read", "profile_write", "ticket_course"))
+            leaks.probes += 1
             if kind == "profile_read":
                 r = await http.get(f"/users/{victim.user_id}/profile", headers=bearer(me))
                 leaks.check(
@@ -175,6 +179,7 @@ async def test_no_probe_leaks(server: str, scripted_server: ScriptedOpenAI) -> N
         # --- socket probes: another course, another user's id ---
         async def socket_probe() -> None:
             me = rng.choice(students)
+            leaks.probes += 1
             if rng.random() < 0.5:
                 kind, params = (
                     "course_socket",
@@ -204,6 +209,7 @@ async def test_no_probe_leaks(server: str, scripted_server: ScriptedOpenAI) -> N
             room = rng.choice((f"room-{victim.user_id}", f"room-{me.user_id}", None))
             course_pool = rng.choice(COURSES)  # questions of either course, asked in mine
             stamp(me)
+            leaks.probes += 1
             before = len(scripted_server.chat_requests)
             turn = await ask(
                 sockets[me.user_id],
@@ -243,9 +249,12 @@ async def test_no_probe_leaks(server: str, scripted_server: ScriptedOpenAI) -> N
                 "profile_intact", profile["study_program"] == s.secret, f"{s.user_id}: {profile}"
             )
 
-    total = sum(leaks.probes.values())
-    print(f"probes: {total} {dict(leaks.probes)}; leaks: {len(leaks.found)}; {dict(exercised)}")
-    assert total >= 1000
+    checks = sum(leaks.checks.values())
+    print(
+        f"probes: {leaks.probes}, checks: {checks} {dict(leaks.checks)}; "
+        f"leaks: {len(leaks.found)}; {dict(exercised)}"
+    )
+    assert leaks.probes >= 1000
     assert leaks.found == [], f"seed {seed}: {leaks.found[:10]}"
     # the probes reached the paths they attack: the cache answered, own data was personalized
     assert exercised["cache_hit"] >= 5 and exercised["own_secret_in_prompt"] >= 5, exercised

@@ -31,7 +31,7 @@ def clear_runtime(prefix: str) -> None:
 
 @contextmanager
 def serve_tutor(
-    prefix: str, llm: ScriptedOpenAI, data_dir: Path, **overrides: Any
+    prefix: str, llm: ScriptedOpenAI, data_dir: Path, log_level: str = "warning", **overrides: Any
 ) -> Iterator[tuple[str, Any]]:
     """``(base_url, settings)`` of a server over the sample index under ``prefix``."""
     values: dict[str, Any] = {
@@ -45,7 +45,7 @@ def serve_tutor(
     settings = isolated_settings(prefix, data_dir, **values)
     clear_runtime(prefix)
     try:
-        with live_server(create_app(settings)) as url:
+        with live_server(create_app(settings), log_level=log_level) as url:
             yield url, settings
     finally:
         clear_runtime(prefix)
