@@ -3,7 +3,9 @@ the server log — each against a real server with the settings under test."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -47,12 +49,22 @@ async def test_question_limit_per_client_ip_spans_users(serve: Serve) -> None:
     assert "network" in answers[2]["error"] and "Try again in" in answers[2]["error"]
 
 
-async def test_moving_window_has_no_edge_burst(serve: Serve) -> None:
-    with serve(rate_limit_requests=2, rate_limit_window_seconds=2) as (url, _):
-        ws, _hello = await connect(url, user_id="mw", course_id="course_tik_01")
+async def test_question_limit_is_a_moving_window_without_an_edge_burst(serve: Serve) -> None:
+    """Two questions late in a clock-aligned 4 s window, then one just after its edge: a fixed
+    window would let the third through (twice the limit within a second); the moving one does not."""
+    window = 4
+    with serve(rate_limit_requests=2, rate_limit_window_seconds=window) as (url, _):
+        ws, _hello = await connect(url, user_id="edge", course_id="course_tik_01")
         async with ws:
-            kinds = [(await ask(ws, QUESTION)).final["type"] for _ in range(3)]
-    assert kinds == ["chat_response", "chat_response", "error"]
+            await asyncio.sleep((window - 1.0 - time.time() % window) % window)
+            kinds = [(await ask(ws, QUESTION)).final["type"] for _ in range(2)]
+            await asyncio.sleep(window - time.time() % window + 0.1)  # into the next window
+            third = (await ask(ws, QUESTION)).final
+            await asyncio.sleep(window)  # the first two have left the window
+            fourth = (await ask(ws, QUESTION)).final
+    assert kinds == ["chat_response", "chat_response"]
+    assert third["error_code"] == "RATE_LIMIT_EXCEEDED" and "per user" in third["error"]
+    assert fourth["type"] == "chat_response"
 
 
 async def test_connections_per_user_are_capped_and_released(serve: Serve) -> None:
