@@ -152,3 +152,20 @@ async def test_none_mode_me_and_ticket_keep_working(serve: Serve) -> None:
             hello = await recv(ws)
     assert me == {"auth_mode": "none", "user_id": "laptop", "role": "staff", "courses": ["*"]}
     assert hello["user_id"] == "laptop" and hello["course_id"] is None
+
+
+async def test_issuer_is_checked_when_configured(serve: Serve) -> None:
+    issuer = "https://idp.example.edu"
+    with serve(auth_mode="token", auth_jwt_secret=SECRET, auth_issuer=issuer) as (url, _):
+        async with httpx.AsyncClient(base_url=url) as http:
+            results = {
+                name: await http.get("/auth/me", headers=bearer(token))
+                for name, token in (
+                    ("right", mint(iss=issuer)),
+                    ("wrong", mint(iss="https://rogue.example")),
+                    ("missing", mint()),
+                )
+            }
+    assert results["right"].status_code == 200
+    assert results["wrong"].status_code == 401 and "iss" in results["wrong"].json()["detail"]
+    assert results["missing"].status_code == 401

@@ -352,3 +352,21 @@ async def test_history_of_another_users_room_never_reaches_the_prompt(
     thief_prompts = scripted_server.chat_requests[before:]
     assert thief_prompts  # the thief's question did reach the LLM ...
     assert all("SECRET-ROOM-OWNER-7731" not in json.dumps(p) for p in thief_prompts)  # ... alone
+
+
+async def test_signing_out_everywhere_revokes_the_account(server: str) -> None:
+    token = mint("leaving-user")
+    ws, hello = await open_ws(server, token)
+    async with ws:
+        assert hello["type"] == "connection"
+        async with httpx.AsyncClient(base_url=server) as http:
+            response = await http.post(
+                "/auth/revoke",
+                json={"user_id": "leaving-user"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert response.status_code == 200, response.text
+            me = await http.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 401 and me.json()["error_code"] == "UNAUTHORIZED"
+        frame = (await ask(ws, QUESTION)).final
+    assert frame["error_code"] == "UNAUTHORIZED" and "revoked" in frame["error"]
