@@ -2,9 +2,10 @@
 
 Browsers attach the page's Origin to every WebSocket handshake, and cookies or ambient network
 access come along; a page on another site could otherwise open ``/ws/stream`` in a student's
-browser. ``ALLOWED_ORIGINS`` lists the origins that may (e.g. the LMS that embeds the tutor).
-Empty, only the server's own origin may: ``PUBLIC_URL`` when set, else the host the handshake was
-sent to (compared host and port, whatever the scheme, so TLS ended at a proxy still matches).
+browser. The server's own origin may always connect (its chat page, also inside an LMS iframe):
+``PUBLIC_URL`` when set, else the host the handshake was sent to (compared host and port, whatever
+the scheme, so TLS ended at a proxy still matches). ``ALLOWED_ORIGINS`` adds the other origins
+whose pages may open the socket (a portal or LMS page that embeds the chat directly).
 Clients that send no Origin at all (scripts, mobile apps, servers) are not browsers and pass;
 a browser always sends one, ``null`` included, which only an explicit entry allows.
 """
@@ -38,8 +39,8 @@ class OriginPolicy:
         if origin is None:
             return True
         origin = origin.rstrip("/").lower()
-        if self._allowed:
-            return origin in self._allowed
+        if origin in self._allowed:
+            return True
         if origin == "null":
             return False
         own = _host_port(origin)

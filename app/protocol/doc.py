@@ -109,8 +109,8 @@ out, it means the token's only course (`"*"` tokens: every course; several cours
 A missing, invalid, expired or revoked credential gets `UNAUTHORIZED`, a course or resource that
 is not yours `FORBIDDEN`; both as an `error` frame followed by close code 1008. Expiry and
 revocation are checked again on every `chat_request`: a refusal there also closes with 1008. A
-handshake whose `Origin` header is not allowed (`ALLOWED_ORIGINS`; default the server's own
-origin; no header is allowed) is refused with HTTP 403 before the upgrade.
+handshake whose `Origin` header is neither the server's own origin nor in `ALLOWED_ORIGINS` is
+refused with HTTP 403 before the upgrade (clients that send no `Origin` are allowed).
 
 `response_source` / `metadata.source` is `rag` (a fresh answer from the course material), `cache`
 (a semantic-cache hit: same course, same content version, same language) or `not_covered` (no

@@ -61,7 +61,8 @@ def test_origin_default_is_the_servers_own() -> None:
 def test_origin_allow_list_and_public_url() -> None:
     listed = OriginPolicy(["https://lms.example.edu"], None)
     assert listed.allows("https://lms.example.edu/", "tutor.example")
-    assert not listed.allows("https://tutor.example", "tutor.example")
+    assert listed.allows("https://tutor.example", "tutor.example")  # its own origin, always
+    assert not listed.allows("https://evil.example", "tutor.example")
     public = OriginPolicy([], "https://tutor.example.edu")
     assert public.allows("https://tutor.example.edu", "10.0.0.5:8000")
     assert not public.allows("http://10.0.0.5:8000", "10.0.0.5:8000")
