@@ -177,6 +177,9 @@ def create_app(settings: Settings) -> FastAPI:
                     services.recorder.run(OUTBOX_DRAIN_SECONDS), name="turn-outbox"
                 ),
             ]
+            if services.auth.lti is not None and settings.lti_roster_sync_seconds > 0:
+                roster = services.auth.lti.roster.run(settings.lti_roster_sync_seconds)
+                loops.append(asyncio.create_task(roster, name="lti-roster"))
             log.info(
                 "course tutor ready: model=%s embeddings=%s",
                 settings.model_comprehensive,

@@ -14,12 +14,14 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, field_validator
 
 from app.api.auth import LAUNCH_TICKET_SECONDS
-from app.api.deps import AuthenticatorDep
+from app.api.deps import AuthenticatorDep, PrincipalDep
 from app.api.errors import STATUS, error_response
 from app.auth.lti.tool import LtiTool
 from app.auth.service import Authenticator
+from app.core.identifiers import normalize_course_id
 from app.protocol.errors import ErrorCode, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -89,3 +91,31 @@ async def launch(request: Request, auth: AuthenticatorDep) -> Response:
 async def jwks(auth: AuthenticatorDep) -> JSONResponse:
     """The tool's public key set, for platforms that verify what the tool signs."""
     return JSONResponse(_tool(auth).tool_key.jwks())
+
+
+class RosterRequest(BaseModel):
+    course_id: str
+
+    @field_validator("course_id")
+    @classmethod
+    def _course(cls, value: str) -> str:
+        return normalize_course_id(value)
+
+
+class RosterResponse(BaseModel):
+    course_id: str
+    members: int
+    revoked: list[str]
+
+
+@router.post("/roster/sync")
+async def roster_sync(
+    body: RosterRequest, principal: PrincipalDep, auth: AuthenticatorDep
+) -> RosterResponse:
+    """Staff of the course: read the LMS roster now and revoke whoever left it."""
+    if not principal.is_staff_for(body.course_id):
+        raise ProtocolError(ErrorCode.FORBIDDEN, "Only staff of this course may sync its roster.")
+    result = await _tool(auth).roster.sync(body.course_id)
+    return RosterResponse(
+        course_id=result.course_id, members=result.members, revoked=result.revoked
+    )

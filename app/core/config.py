@@ -164,6 +164,7 @@ class Settings(BaseSettings):
     lti_platforms_file: Path = PROJECT_ROOT / "lti-platforms.yaml"
     lti_private_key_file: Path | None = None  # default: DATA_DIR/lti/tool-key.pem
     lti_state_ttl_seconds: int = Field(600, ge=30)
+    lti_roster_sync_seconds: int = Field(0, ge=0)  # 0 = only on demand (POST /lti/roster/sync)
 
     # --- Files and logging -----------------------------------------------------------------------
     data_dir: Path = PROJECT_ROOT / "var"

@@ -230,3 +230,44 @@ async def test_instructor_is_staff_and_losing_the_role_revokes_the_session(
     async with ws:
         frame = await recv(ws)
     assert frame["type"] == "error" and frame["error_code"] == "FORBIDDEN"
+
+
+async def test_roster_sync_revokes_a_student_removed_in_the_lms(
+    tutor: str, lms: SimulatedLms
+) -> None:
+    lms.tool_jwks_url = f"{tutor}/lti/jwks"
+    async with httpx.AsyncClient(base_url=tutor) as http:
+        learner = query_of((await full_launch(http, lms, "learner")).headers["location"])
+        student = (await http.post("/auth/session", json={"ticket": learner["ticket"]})).json()
+        teacher = query_of((await full_launch(http, lms, "teacher")).headers["location"])
+        staff = (await http.post("/auth/session", json={"ticket": teacher["ticket"]})).json()
+        student_auth = {"Authorization": f"Bearer {student['token']}"}
+        ticket = (await http.post("/auth/ticket", json={}, headers=student_auth)).json()["ticket"]
+        ws = await websockets.connect(stream_url(tutor, ticket=ticket))
+        async with ws:
+            assert (await recv(ws))["type"] == "connection"
+            assert (await ask(ws, "Apa itu manajemen infrastruktur TI?")).final[
+                "type"
+            ] == "chat_response"
+            denied = await http.post(
+                "/lti/roster/sync", json={"course_id": "course_tik_01"}, headers=student_auth
+            )
+            refused(denied, "FORBIDDEN")  # students cannot trigger it
+            lms.users["learner"].active = False  # removed from the LMS course
+            try:
+                synced = await http.post(
+                    "/lti/roster/sync",
+                    json={"course_id": "course_tik_01"},
+                    headers={"Authorization": f"Bearer {staff['token']}"},
+                )
+            finally:
+                lms.users["learner"].active = True
+            assert synced.status_code == 200, synced.text
+            assert (
+                "lms:u-100" in synced.json()["revoked"]
+                and "lms:u-200" not in synced.json()["revoked"]
+            )
+            assert synced.json()["members"] == 3  # learner, teacher, guest over two pages
+            frame = (await ask(ws, "Apa itu manajemen infrastruktur TI?")).final
+    assert frame["type"] == "error" and frame["error_code"] == "FORBIDDEN"
+    assert lms.tokens_issued >= 1

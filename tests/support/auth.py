@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
@@ -85,6 +86,7 @@ class LmsUser:
     sub: str
     roles: list[str]
     context_id: str
+    active: bool = True  # False: removed from the course (the roster says Inactive)
 
 
 class SimulatedLms:
@@ -99,10 +101,14 @@ class SimulatedLms:
         self.users: dict[str, LmsUser] = {}
         self.url = ""
         self.jwks_fetches = 0
+        self.tool_jwks_url = ""  # where the LMS fetches the tool's keys (its registration)
+        self.tokens_issued = 0
         self.app = Starlette(
             routes=[
                 Route("/jwks", self._jwks),
                 Route("/authorize", self._authorize),
+                Route("/token", self._token, methods=["POST"]),
+                Route("/memberships/{context}", self._memberships),
             ]
         )
 
@@ -119,6 +125,7 @@ class SimulatedLms:
             f"    auth_login_url: {self.url}/authorize",
             f"    jwks_url: {self.url}/jwks",
             f"    deployment_ids: [{self.deployment_id}]",
+            f"    auth_token_url: {self.url}/token",
             "    contexts:",
         ]
         lines += [f'      "{context}": {course}' for context, course in contexts.items()]
@@ -140,6 +147,10 @@ class SimulatedLms:
             CLAIM + "context": {"id": user.context_id, "label": "TIK", "title": "Course"},
             CLAIM + "resource_link": {"id": "link-1"},
             CLAIM + "target_link_uri": "https://tutor.example/",
+            "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice": {
+                "context_memberships_url": f"{self.url}/memberships/{user.context_id}",
+                "service_versions": ["2.0"],
+            },
         }
         body.update(overrides)
         return body
@@ -160,6 +171,44 @@ class SimulatedLms:
         user = self.users[q["login_hint"]]
         token = self.keys.sign(self.claims(user, q["nonce"]))
         return JSONResponse({"action": q["redirect_uri"], "id_token": token, "state": q["state"]})
+
+    async def _token(self, request: Request) -> JSONResponse:
+        """OAuth 2 client credentials: the tool proves itself with a JWT signed by its own key,
+        which the LMS checks against the tool's published JWKS (fetched over HTTP)."""
+        form = await request.form()
+        assertion = str(form.get("client_assertion", ""))
+        async with httpx.AsyncClient() as http:
+            keys = jwt.PyJWKSet.from_dict((await http.get(self.tool_jwks_url)).json())
+        kid = jwt.get_unverified_header(assertion).get("kid")
+        key = next(k for k in keys.keys if k.key_id == kid)
+        claims = jwt.decode(
+            assertion,
+            key,
+            algorithms=["RS256"],
+            audience=f"{self.url}/token",
+            issuer=self.client_id,
+        )
+        if claims["sub"] != self.client_id or "contextmembership" not in str(form.get("scope")):
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
+        self.tokens_issued += 1
+        return JSONResponse({"access_token": f"at-{uuid.uuid4().hex}", "token_type": "Bearer"})
+
+    async def _memberships(self, request: Request) -> JSONResponse:
+        """The roster, two members per page (Link: rel="next"), statuses included."""
+        if not request.headers.get("authorization", "").startswith("Bearer at-"):
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
+        context = request.path_params["context"]
+        members = [
+            {"user_id": u.sub, "roles": u.roles, "status": "Active" if u.active else "Inactive"}
+            for u in self.users.values()
+            if u.context_id == context
+        ]
+        page = int(request.query_params.get("page", "0"))
+        body = {"id": str(request.url), "members": members[2 * page : 2 * page + 2]}
+        headers = {}
+        if 2 * page + 2 < len(members):
+            headers["Link"] = f'<{self.url}/memberships/{context}?page={page + 1}>; rel="next"'
+        return JSONResponse(body, headers=headers)
 
 
 @contextmanager

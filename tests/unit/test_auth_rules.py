@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from app.auth.lti.platforms import LtiConfigError, load_platforms
-from app.auth.lti.tool import map_role, user_id_for
+from app.auth.lti.roles import map_role
+from app.auth.lti.tool import user_id_for
 from app.auth.origin import OriginPolicy
 from app.auth.principal import Principal
 from app.auth.redaction import SecretRedactingFilter

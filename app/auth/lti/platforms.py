@@ -11,6 +11,7 @@
         deployment_ids: ["1"]
         contexts:                          # LTI context id -> course id
           "42": course_tik_01
+        auth_token_url: https://moodle.example.edu/mod/lti/token.php   # optional: roster sync
 
 A course may also claim contexts in its own ``courses/<course_id>/course.yaml``::
 
@@ -44,6 +45,7 @@ class PlatformEntry(BaseModel):
     jwks_url: str = Field(pattern=r"^https?://")
     deployment_ids: list[str] = Field(min_length=1)
     contexts: dict[str, str] = Field(default_factory=dict)
+    auth_token_url: str | None = Field(default=None, pattern=r"^https?://")  # roster sync
 
 
 class PlatformsFile(BaseModel):
@@ -59,6 +61,7 @@ class Platform:
     jwks_url: str
     deployment_ids: frozenset[str]
     contexts: dict[str, str] = field(default_factory=dict)  # context id -> course id
+    auth_token_url: str | None = None  # OAuth 2 token endpoint, for the roster (NRPS)
 
 
 def _courses_claims(courses_dir: Path) -> dict[tuple[str, str], str]:
@@ -122,6 +125,7 @@ def load_platforms(path: Path, courses_dir: Path) -> list[Platform]:
                 entry.jwks_url,
                 frozenset(entry.deployment_ids),
                 contexts,
+                entry.auth_token_url,
             )
         )
     if len({(p.issuer, p.client_id) for p in platforms}) != len(platforms):

@@ -32,6 +32,8 @@ from jwt.exceptions import InvalidTokenError
 from app.auth.jwks import JwksCache, UnknownKeyError
 from app.auth.lti.keys import ToolKey, load_or_create_key
 from app.auth.lti.platforms import Platform, load_platforms
+from app.auth.lti.roles import map_role
+from app.auth.lti.roster import RosterSync
 from app.auth.principal import Principal, Role
 from app.auth.revocation import Revocations
 from app.core.config import Settings
@@ -39,9 +41,6 @@ from app.core.identifiers import USER_ID
 from app.protocol.errors import ErrorCode, ProtocolError
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
-MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership"
-STAFF_ROLES = {f"{MEMBERSHIP}#Instructor", f"{MEMBERSHIP}/Instructor#TeachingAssistant"}
-STUDENT_ROLES = {f"{MEMBERSHIP}#Learner"}
 
 
 def unauthorized(message: str) -> ProtocolError:
@@ -50,18 +49,6 @@ def unauthorized(message: str) -> ProtocolError:
 
 def forbidden(message: str) -> ProtocolError:
     return ProtocolError(ErrorCode.FORBIDDEN, message)
-
-
-def map_role(roles: object) -> Role | None:
-    """Instructor / TeachingAssistant → staff, Learner → student, anything else → None."""
-    if not isinstance(roles, list):
-        return None
-    given = {r for r in roles if isinstance(r, str)}
-    if given & STAFF_ROLES:
-        return "staff"
-    if given & STUDENT_ROLES:
-        return "student"
-    return None
 
 
 def user_id_for(platform: Platform, sub: str) -> str:
@@ -88,8 +75,10 @@ class LtiTool:
         keys: dict[str, JwksCache],
         tool_key: ToolKey,
         revocations: Revocations,
+        roster: RosterSync,
     ) -> None:
         self._settings = settings
+        self.roster = roster
         self._client = client
         self._prefix = f"{settings.key_prefix}:lti"
         self._platforms = platforms
@@ -217,6 +206,7 @@ class LtiTool:
             raise forbidden("This LMS course is not connected to a tutor course.")
         role = map_role(claims.get(CLAIM + "roles"))
         await self._roster_change(user_id, course_id, role)
+        await self.roster.remember(platform, course_id, claims)
         if role is None:
             raise forbidden("Your role in this LMS course gives no access to the tutor.")
         principal = Principal(user_id, role, frozenset({course_id}), issued_at=time.time())
@@ -249,4 +239,5 @@ async def build_lti_tool(
         )
         for p in platforms
     }
-    return LtiTool(s, client, platforms, keys, tool_key, revocations)
+    roster = RosterSync(s, client, http, platforms, tool_key, revocations)
+    return LtiTool(s, client, platforms, keys, tool_key, revocations, roster)
