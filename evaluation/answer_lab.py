@@ -36,12 +36,18 @@ from evaluation.lab_data import LabQuestion
 
 
 def sample(lab: Lab, per_kind: int, seed: int) -> list[LabQuestion]:
+    """Every not-covered question and ``per_kind`` answerable ones of each kind, interleaved (so
+    a run cut short still has both groups)."""
     rng = random.Random(seed)
-    chosen = [q for q in lab.questions if not q.question.answerable]
+    uncovered = [q for q in lab.questions if not q.question.answerable]
+    covered: list[LabQuestion] = []
     for kind in sorted({q.kind for q in lab.questions if q.question.answerable}):
         pool = [q for q in lab.questions if q.kind == kind and q.question.answerable]
-        chosen += rng.sample(pool, min(per_kind, len(pool)))
-    return chosen
+        covered += rng.sample(pool, min(per_kind, len(pool)))
+    rng.shuffle(covered)
+    mixed = [q for pair in zip(uncovered, covered, strict=False) for q in pair]
+    longer = uncovered if len(uncovered) > len(covered) else covered
+    return mixed + longer[len(mixed) // 2 :]
 
 
 def sources(
@@ -134,15 +140,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--per-kind", type=int, default=6, help="answerable questions per kind")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--min-support", type=float, default=0.5)
+    p.add_argument("--summary-only", action="store_true", help="score the cached answers only")
     args = p.parse_args(argv)
     lab = build_lab(args.prefix, args.questions, "dev")
     questions = sample(lab, args.per_kind, args.seed)
     path = OUT / f"answers-{get_settings().model_comprehensive}.json"
     done: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    done = asyncio.run(answer_all(lab, questions, path, done))
+    if not args.summary_only:
+        done = asyncio.run(answer_all(lab, questions, path, done))
     checker = GroundingChecker(Stemming(get_settings().rag_lexical_stemming), args.min_support)
     for answerable in (False, True):
-        group = [q for q in questions if q.question.answerable == answerable]
+        group = [
+            q for q in questions if q.question.answerable == answerable and q.question.id in done
+        ]
         counts = Counter(verdict(done[q.question.id], checker) for q in group)
         label = "answerable" if answerable else "not covered"
         print(f"{label} (n={len(group)}): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
