@@ -123,14 +123,38 @@ async def answer_all(
     return done
 
 
-def verdict(raw: str, checker: GroundingChecker) -> str:
+def verdict(raw: str, checker: GroundingChecker, min_share: float = 1.0) -> str:
+    """Who decided: ``gate``, ``model`` (its refusal sentence), ``grounding`` (fewer than
+    ``min_share`` of the answer's sentences supported), or ``answered``."""
     if raw == "<gate>":
         return "gate"
     record = json.loads(raw)
     if is_refusal(record["answer"]):
         return "model"
     report = checker.check(record["answer"], record["sources"], record["language"])
-    return "answered" if report.grounded else "grounding"
+    if min_share < 0:  # the "remove" policy: unsupported sentences dropped
+        return "answered" if report.kept_answer() is not None else "grounding"
+    supported = report.grounded if min_share >= 1.0 else report.supported_share >= min_share
+    return "answered" if supported else "grounding"
+
+
+def sweep(questions: Sequence[LabQuestion], done: dict[str, str], stemming: Stemming) -> None:
+    """Grounding thresholds on the cached answers: not-covered caught vs answerable lost."""
+    rated = [q for q in questions if q.question.id in done]
+    for min_support in (0.3, 0.4, 0.5):
+        checker = GroundingChecker(stemming, min_support)
+        for share in (1.0, 0.75, 0.5, -1.0):  # -1: the "remove" policy
+            caught = lost = 0
+            for q in rated:
+                said = verdict(done[q.question.id], checker, share) != "answered"
+                caught += said and not q.question.answerable
+                lost += said and q.question.answerable
+            n_nc = sum(not q.question.answerable for q in rated)
+            policy = "remove" if share < 0 else f"not_covered below {share:.0%} supported"
+            print(
+                f"min_support {min_support}, {policy}: not covered "
+                f"{caught}/{n_nc}, answerable refused {lost}/{len(rated) - n_nc}"
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -148,7 +172,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     done: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     if not args.summary_only:
         done = asyncio.run(answer_all(lab, questions, path, done))
-    checker = GroundingChecker(Stemming(get_settings().rag_lexical_stemming), args.min_support)
+    stemming = Stemming(get_settings().rag_lexical_stemming)
+    checker = GroundingChecker(stemming, args.min_support)
     for answerable in (False, True):
         group = [
             q for q in questions if q.question.answerable == answerable and q.question.id in done
@@ -156,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         counts = Counter(verdict(done[q.question.id], checker) for q in group)
         label = "answerable" if answerable else "not covered"
         print(f"{label} (n={len(group)}): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    sweep(questions, done, stemming)
 
 
 if __name__ == "__main__":

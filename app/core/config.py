@@ -130,7 +130,7 @@ class Settings(BaseSettings):
     refusal_min_coverage: float = Field(0.1, ge=0.0, le=1.0)
     refusal_max_unknown: float = Field(0.9, ge=0.0, le=1.01)
     # Check the finished answer against its sources: off | not_covered | remove (the claim).
-    rag_grounding: Literal["off", "not_covered", "remove"] = "not_covered"
+    rag_grounding: Literal["off", "not_covered", "remove"] = "remove"
     grounding_min_support: float = Field(0.5, ge=0.0, le=1.0)
 
     # --- Redis -----------------------------------------------------------------------------------

@@ -61,6 +61,12 @@ class GroundingReport:
         """The answer with unsupported sentences removed (for the "remove the claim" policy)."""
         return " ".join(s.text for s in self.sentences if s.supported).strip()
 
+    def kept_answer(self, min_words: int = 8) -> str | None:
+        """The "remove" policy's answer: the supported sentences, or None (answer "not covered")
+        when fewer than ``min_words`` words of them remain."""
+        kept = self.without_unsupported()
+        return kept if len(kept.split()) >= min_words else None
+
 
 _KEEP_DOT = "\u2024"  # stands in for the dot of "hal. 12" while sentences are split
 

@@ -90,6 +90,8 @@ def test_remove_policy_keeps_supported_sentences() -> None:
     report = checker.check(answer, SOURCES)
     assert [s.supported for s in report.sentences] == [True, False]
     assert report.without_unsupported() == "Proses dipindah ke akhir antrian siap."
+    assert report.kept_answer(min_words=5) == "Proses dipindah ke akhir antrian siap."
+    assert report.kept_answer(min_words=8) is None  # too little left: answer "not covered"
 
 
 def test_other_language_answers_are_not_judged_on_words() -> None:
