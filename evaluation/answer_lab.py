@@ -165,10 +165,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--min-support", type=float, default=0.5)
     p.add_argument("--summary-only", action="store_true", help="score the cached answers only")
+    p.add_argument("--split", default="dev", help="dev (tuning) or heldout (final report only)")
     args = p.parse_args(argv)
-    lab = build_lab(args.prefix, args.questions, "dev")
+    lab = build_lab(args.prefix, args.questions, args.split)
     questions = sample(lab, args.per_kind, args.seed)
-    path = OUT / f"answers-{get_settings().model_comprehensive}.json"
+    path = OUT / f"answers-{get_settings().model_comprehensive}-{args.split}.json"
     done: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     if not args.summary_only:
         done = asyncio.run(answer_all(lab, questions, path, done))
