@@ -79,10 +79,13 @@ def save(path: Path, done: dict[str, str]) -> None:
 
 
 async def answer_all(
-    lab: Lab, questions: Sequence[LabQuestion], path: Path, done: dict[str, str]
+    lab: Lab,
+    questions: Sequence[LabQuestion],
+    path: Path,
+    done: dict[str, str],
+    translated: dict[str, str],
 ) -> dict[str, str]:
     settings = get_settings(openai_max_tokens=300)
-    translated = translations(lab, "glossary")
     rule = RefusalRule(
         settings.refusal_max_distance, settings.refusal_lexical_distance,
         settings.refusal_min_coverage, settings.refusal_max_unknown,
@@ -172,7 +175,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     path = OUT / f"answers-{get_settings().model_comprehensive}-{args.split}.json"
     done: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     if not args.summary_only:
-        done = asyncio.run(answer_all(lab, questions, path, done))
+        translated = translations(lab, "glossary")  # before the event loop: it runs its own
+        done = asyncio.run(answer_all(lab, questions, path, done, translated))
     stemming = Stemming(get_settings().rag_lexical_stemming)
     checker = GroundingChecker(stemming, args.min_support)
     for answerable in (False, True):
