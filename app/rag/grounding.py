@@ -61,9 +61,12 @@ class GroundingReport:
         """The answer with unsupported sentences removed (for the "remove the claim" policy)."""
         return " ".join(s.text for s in self.sentences if s.supported).strip()
 
-    def kept_answer(self, min_words: int = 8) -> str | None:
+    def kept_answer(self, min_words: int = 3, min_share: float = 0.5) -> str | None:
         """The "remove" policy's answer: the supported sentences, or None (answer "not covered")
-        when fewer than ``min_words`` words of them remain."""
+        when fewer than ``min_share`` of the sentences are supported (the answer is mostly the
+        model's own) or fewer than ``min_words`` words of them remain."""
+        if self.supported_share < min_share:
+            return None
         kept = self.without_unsupported()
         return kept if len(kept.split()) >= min_words else None
 

@@ -92,6 +92,7 @@ def test_remove_policy_keeps_supported_sentences() -> None:
     assert report.without_unsupported() == "Proses dipindah ke akhir antrian siap."
     assert report.kept_answer(min_words=5) == "Proses dipindah ke akhir antrian siap."
     assert report.kept_answer(min_words=8) is None  # too little left: answer "not covered"
+    assert report.kept_answer(min_words=5, min_share=0.6) is None  # mostly the model's own
 
 
 def test_other_language_answers_are_not_judged_on_words() -> None:
