@@ -43,6 +43,13 @@ class BackgroundTasks:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=seconds)
 
+    async def wait_for(self, name: str, seconds: float) -> None:
+        """Wait (bounded) for the pending task called ``name``, if any: e.g. a turn's record,
+        before feedback on that turn is looked up."""
+        pending = {task for task in self._tasks if task.get_name() == name}
+        if pending:
+            await asyncio.wait(pending, timeout=seconds)
+
     def __len__(self) -> int:
         return len(self._tasks)
 
