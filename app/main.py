@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from redisvl.index import AsyncSearchIndex
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.api import profile, status, ws
+from app.api import course_settings, curated, feedback, insights, profile, reviews, status, ws
 from app.core.config import Settings, get_settings
 from app.core.embeddings import build_embedding
 from app.core.knowledge import KnowledgeKeys, build_vector_store, chunk_schema
@@ -39,6 +39,7 @@ from app.services.retrieval import Retriever
 from app.services.stats import TurnStats
 from app.services.versions import VersionReader
 from app.state import Services
+from app.teaching.services import build_teaching
 
 log = logging.getLogger(__name__)
 OUTBOX_DRAIN_SECONDS = 5.0
@@ -159,6 +160,9 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
             timeout,
         ),
         stats=TurnStats(cache_redis, settings.key_prefix, timeout),
+        teaching=build_teaching(
+            settings, engine, knowledge, cache_redis, index, embedding, answer_cache, versions
+        ),
     )
 
 
@@ -175,6 +179,11 @@ def create_app(settings: Settings) -> FastAPI:
                     services.recorder.run(OUTBOX_DRAIN_SECONDS), name="turn-outbox"
                 ),
             ]
+            if services.teaching is not None and services.teaching.digests.configured:
+                digests = services.teaching.digests.run(
+                    settings.digest_check_seconds, settings.digest_weekday, settings.digest_hour_utc
+                )
+                loops.append(asyncio.create_task(digests, name="weekly-digest"))
             log.info(
                 "course tutor ready: model=%s embeddings=%s",
                 settings.model_comprehensive,
@@ -196,6 +205,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(ws.router)
     app.include_router(status.router)
     app.include_router(profile.router)
+    for router in (
+        feedback.router,
+        reviews.router,
+        curated.router,
+        insights.router,
+        course_settings.router,
+    ):
+        app.include_router(router)
 
     @app.get("/health", include_in_schema=True)
     async def health() -> dict[str, str]:

@@ -19,6 +19,7 @@ from app.services.presence import Presence
 from app.services.ratelimit import RateLimiter
 from app.services.stats import TurnStats
 from app.services.versions import VersionReader
+from app.teaching.services import TeachingServices
 
 log = logging.getLogger(__name__)
 
@@ -65,5 +66,6 @@ class Services:
     presence: Presence
     limiter: RateLimiter
     stats: TurnStats
+    teaching: TeachingServices | None = None  # feedback, curated answers, insights, modes
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
     started_at: float = field(default_factory=time.time)

@@ -81,7 +81,9 @@ class CuratedStore:
             row = (await connection.execute(statement)).mappings().first()
         return None if row is None else CuratedRecord.model_validate(dict(row))
 
-    async def list(self, course_id: str, status: CuratedStatus | None = None) -> list[CuratedRecord]:
+    async def for_course(
+        self, course_id: str, status: CuratedStatus | None = None
+    ) -> list[CuratedRecord]:
         statement = select(*_COLUMNS).where(CURATED.c.course_id == course_id)
         if status is not None:
             statement = statement.where(CURATED.c.status == status)

@@ -57,12 +57,8 @@ class Disconnect(_Wire):
     type: Literal["disconnect"]
 
 
-ClientMessage = Annotated[
-    ChatRequest | Ping | Disconnect | Feedback, Field(discriminator="type")
-]
-CLIENT_MESSAGE: TypeAdapter[ChatRequest | Ping | Disconnect | Feedback] = TypeAdapter(
-    ClientMessage
-)
+ClientMessage = Annotated[ChatRequest | Ping | Disconnect | Feedback, Field(discriminator="type")]
+CLIENT_MESSAGE: TypeAdapter[ChatRequest | Ping | Disconnect | Feedback] = TypeAdapter(ClientMessage)
 CLIENT_TYPES = ("chat_request", "ping", "disconnect")  # the protocol's (listed by /ws/status)
 ADDED_CLIENT_TYPES = ("feedback",)  # ours, optional for clients
 

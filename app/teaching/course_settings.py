@@ -50,7 +50,7 @@ def save_declared_modes(
     pipe = client.pipeline()
     pipe.delete(key)
     if mapping:
-        pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
+        pipe.hset(key, mapping=mapping)
     pipe.execute()
 
 
@@ -115,7 +115,7 @@ class CourseSettingsStore:
         return declared, runtime
 
     async def answer_mode(self, course_id: str | None, material_ids: list[str]) -> AnswerMode:
-        """The mode for a turn of ``course_id`` drawing on ``material_ids`` (see app.teaching.modes)."""
+        """The mode of a turn of ``course_id`` drawing on ``material_ids`` (app.teaching.modes)."""
         if course_id is None:
             return "direct"
         declared, runtime = await self._hashes(course_id)
@@ -171,7 +171,7 @@ class CourseSettingsStore:
             if clears:
                 pipe.hdel(key, *clears)
             if sets:
-                pipe.hset(key, mapping=sets)  # type: ignore[arg-type]
+                pipe.hset(key, mapping=sets)
             await pipe.execute()
         return await self.get(course_id)
 

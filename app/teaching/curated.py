@@ -183,13 +183,13 @@ class CuratedAnswers:
 
     async def list(self, course_id: str) -> list[CuratedAnswer]:
         await self.refresh_flags(course_id)
-        return [CuratedAnswer.of(r) for r in await self._store.list(course_id)]
+        return [CuratedAnswer.of(r) for r in await self._store.for_course(course_id)]
 
     async def refresh_flags(self, course_id: str) -> int:
         """Flag every active answer whose referenced material changed; return how many."""
         current = await self._pages.files(course_id)
         flagged = 0
-        for record in await self._store.list(course_id, "active"):
+        for record in await self._store.for_course(course_id, "active"):
             changes = changed_materials(record.material_hashes, current)
             if not changes:
                 continue

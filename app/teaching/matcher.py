@@ -89,7 +89,7 @@ class CuratedMatcher:
             elif loaded is None:
                 await self._answers.refresh_flags(course_id)
                 stamp = (await self._answers.version(course_id), stamp[1])
-            records = await self._answers.store.list(course_id, "active")
+            records = await self._answers.store.for_course(course_id, "active")
             vectors = [await self._vector(r) for r in records]
             matrix = (
                 np.vstack([_unit(v) for v in vectors])

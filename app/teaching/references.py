@@ -90,7 +90,9 @@ class MaterialPages:
             filename = str(record.get("filename", ""))
             title = str(record.get("title") or filename)
             if ref.page is None and ref.page_label is None:
-                resolved.append(Reference(material_id=ref.material_id, filename=filename, title=title))
+                resolved.append(
+                    Reference(material_id=ref.material_id, filename=filename, title=title)
+                )
                 continue
             chunk = await self._first_chunk(course_id, ref)
             if chunk is None:
@@ -126,9 +128,10 @@ class MaterialPages:
         query = FilterQuery(where, return_fields=fields, num_results=50)
         async with asyncio.timeout(self._timeout):
             docs = await self._index.query(query)
-        if not docs:
+        rows: list[dict[str, Any]] = [dict(d) for d in docs]
+        if not rows:
             return None
-        return dict(min(docs, key=lambda d: float(_text(d.get(ChunkField.POSITION.value, "1")))))
+        return min(rows, key=lambda d: float(_text(d.get(ChunkField.POSITION.value, "1"))))
 
     async def hashes(self, course_id: str, material_ids: list[str]) -> dict[str, str]:
         files = await self.files(course_id)
@@ -136,7 +139,7 @@ class MaterialPages:
 
 
 def changed_materials(
-    snapshot: Mapping[str, str], current: Mapping[str, dict[str, Any]]
+    snapshot: Mapping[str, str], current: Mapping[str, Mapping[str, Any]]
 ) -> list[tuple[str, str]]:
     """(material id, what happened) for each referenced material that changed or disappeared."""
     changes = []

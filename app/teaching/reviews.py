@@ -23,6 +23,7 @@ from app.services.cache import ALL_COURSES, AnswerCache
 
 class HeldAnswer(BaseModel):
     entry_id: str
+    cache_key: str
     course_id: str | None
     question: str
     answer: str
@@ -99,6 +100,7 @@ class ReviewQueue:
             answers.append(
                 HeldAnswer(
                     entry_id=entry_id,
+                    cache_key=str(item["key"]),
                     course_id=course_id,
                     question=_text(prompt),
                     answer=_text(response),

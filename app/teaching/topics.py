@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.cluster.hierarchy import fcluster, linkage  # type: ignore[import-untyped]
 
 from app.services.lexical import query_terms
 
@@ -38,7 +38,8 @@ def _unit_rows(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
     matrix = np.asarray(vectors, dtype=np.float64)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return matrix / norms
+    unit: npt.NDArray[np.float64] = matrix / norms
+    return unit
 
 
 def cluster_vectors(vectors: npt.NDArray[np.float32], max_distance: float) -> list[list[int]]:
