@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -80,6 +80,7 @@ async def insights(
 @router.get(
     "/digest",
     response_class=PlainTextResponse,
+    response_model=None,
     responses={200: {"content": {"text/markdown": {}, "text/html": {}}}},
 )
 async def digest_page(
@@ -89,7 +90,7 @@ async def digest_page(
     start: From = None,
     end: To = None,
     format: Literal["markdown", "html"] = "markdown",
-) -> PlainTextResponse | HTMLResponse:
+) -> Response:
     """The digest of a window as Markdown or HTML (what the weekly e-mail contains)."""
     require_staff(principal, course_id)
     built = await _build(course_id, start, end, teaching)

@@ -12,8 +12,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
 from app.auth.principal import Principal
 from app.db.feedback_store import FeedbackStore, Rating, StoredFeedback
+from app.protocol.errors import ErrorCode
+from app.protocol.messages import ErrorMessage, Feedback, FeedbackAck
 from app.teaching.reviews import ReviewQueue
 
 log = logging.getLogger(__name__)
@@ -46,3 +51,21 @@ class FeedbackService:
             held = await self._reviews.hold(turn.cache_key, turn.course_id, turn.id)
             log.info("turn %s downvoted; cache entry held for review: %s", turn.id, held)
         return FeedbackOutcome(stored, held)
+
+
+async def feedback_frame(
+    service: FeedbackService | None, principal: Principal, message: Feedback
+) -> FeedbackAck | ErrorMessage:
+    """The socket's answer to a ``feedback`` frame: ``feedback_ack`` or a protocol error."""
+    if service is None:
+        return ErrorMessage.of(ErrorCode.SERVICE_UNAVAILABLE)
+    try:
+        outcome = await service.submit(principal, message.turn_id, message.rating, message.comment)
+    except TurnNotFoundError:
+        return ErrorMessage.of(ErrorCode.TURN_NOT_FOUND)
+    except (SQLAlchemyError, RedisError, OSError, TimeoutError):
+        log.warning("feedback on turn %s not stored", message.turn_id, exc_info=True)
+        return ErrorMessage.of(ErrorCode.SERVICE_UNAVAILABLE)
+    return FeedbackAck(
+        turn_id=message.turn_id, rating=message.rating, held_for_review=outcome.held_for_review
+    )

@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from app.auth.principal import Principal
 from app.db.records import TurnRecord
 from app.protocol.errors import ErrorCode, ProtocolError
 from app.protocol.messages import (
@@ -31,11 +32,13 @@ from app.protocol.messages import (
     ConnectionMessage,
     Disconnect,
     ErrorMessage,
+    Feedback,
     Pong,
 )
 from app.protocol.parse import parse_client_message
 from app.services.chat import TurnRequest
 from app.state import Services
+from app.teaching.feedback import feedback_frame
 from app.ws.stream import PhraseBuffer, StreamState, build_response, stream_events
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,7 @@ BACKING_ERRORS = (aioredis.RedisError, OSError, TimeoutError)
 WS_1000_NORMAL = 1000
 WS_1008_POLICY_VIOLATION = 1008
 WS_1011_INTERNAL_ERROR = 1011
+RECORD_WAIT_S = 5.0  # feedback right after chat_response waits for the turn's record
 
 
 class ClientGoneError(Exception):
@@ -157,8 +161,18 @@ class ChatSession:
                 return
             if isinstance(request, ChatRequest):
                 await self._start_turn(request)
+            elif isinstance(request, Feedback):
+                await self._feedback(request)
             else:
                 await self.send(Pong())
+
+    async def _feedback(self, request: Feedback) -> None:
+        services = self._services
+        await services.background.wait_for(f"record-{request.turn_id}", RECORD_WAIT_S)
+        teaching = services.teaching.feedback if services.teaching else None
+        # AUTH_MODE=none: the connection's claimed user (verified modes hand in their principal)
+        principal = Principal.unauthenticated(self._user_id)
+        await self.send(await feedback_frame(teaching, principal, request))
 
     # --- turns -----------------------------------------------------------------------------------
     async def _start_turn(self, request: ChatRequest) -> None:
