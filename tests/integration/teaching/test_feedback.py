@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -81,7 +80,9 @@ async def test_http_feedback_rates_once_per_rater_and_404s_unknown_turns(tutor: 
         assert missing.json()["detail"] == "None of your answers has this turn id."
         assert client.post(f"/turns/{turn_id}/feedback", json={"rating": 1}).status_code == 422
     with http(tutor, "") as anonymous:
-        assert anonymous.post(f"/turns/{turn_id}/feedback", json={"rating": "up"}).status_code == 401
+        assert (
+            anonymous.post(f"/turns/{turn_id}/feedback", json={"rating": "up"}).status_code == 401
+        )
     engine_url = tutor.settings.resolved_database_url
     from app.db.engine import create_engine
 
@@ -176,5 +177,3 @@ async def test_downvote_over_the_socket_of_a_cached_answer_holds_it(tutor: Tutor
         ack = await asyncio.wait_for(recv(ws), 10)
     assert ack["type"] == "feedback_ack" and ack["held_for_review"] is True
     assert cache_keys(tutor) == []
-
-
