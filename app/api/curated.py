@@ -141,7 +141,7 @@ async def try_match(
     require_staff(principal, course_id)
     async with store_errors("curated answer store"):
         vector = await teaching.curated.embed(body.question)
-        match = await teaching.matcher.match(vector, course_id)
+        match = await teaching.matcher.match(vector, course_id, body.question)
     threshold = teaching.matcher.threshold
     if match is None:
         return MatchResult(matched=None, distance=None, threshold=threshold)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,13 @@ from app.services.versions import VersionReader
 from app.teaching.curated import CuratedAnswers
 
 log = logging.getLogger(__name__)
+_NUMBER = re.compile(r"\d+")
+
+
+def numbers_agree(question: str, curated: str) -> bool:
+    """The same numbers in both ("tugas 1" never matches "tugas 2"), which the embedding model
+    barely tells apart (docs/benchmarks.md, "Curated answers")."""
+    return set(_NUMBER.findall(question)) == set(_NUMBER.findall(curated))
 
 
 @dataclass(frozen=True)
@@ -56,15 +64,22 @@ class CuratedMatcher:
         return self._threshold
 
     async def match(
-        self, question_vector: list[float], course_id: str | None
+        self, question_vector: list[float], course_id: str | None, question: str | None = None
     ) -> CuratedMatch | None:
-        """The closest active curated answer of ``course_id`` within the threshold, or None."""
+        """The closest active curated answer of ``course_id`` within the threshold, or None.
+
+        With the question's text, only curated questions with the same numbers are candidates.
+        """
         if course_id is None:
             return None
         loaded = await self._load(course_id)
         if not loaded.records:
             return None
         distances = 1.0 - loaded.matrix @ _unit(question_vector)
+        if question is not None:
+            for i, record in enumerate(loaded.records):
+                if not numbers_agree(question, record.question):
+                    distances[i] = np.inf
         best = int(np.argmin(distances))
         distance = float(distances[best])
         if distance > self._threshold:
