@@ -54,7 +54,8 @@ class Row:
 
 def unit(vectors: list[list[float]]) -> npt.NDArray[np.float64]:
     matrix = np.asarray(vectors, dtype=np.float64)
-    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    normalized: npt.NDArray[np.float64] = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    return normalized
 
 
 def main() -> None:
@@ -83,8 +84,8 @@ def main() -> None:
         same_course = [i for i, c in enumerate(courses) if c == courses[own]]
         distances = 1.0 - curated[same_course] @ vector
         if not args.no_number_guard:
-            guard = [numbers_agree(text, items[i]["curated"]) for i in same_course]
-            distances = np.where(guard, distances, np.inf)
+            agree = [numbers_agree(text, items[i]["curated"]) for i in same_course]
+            distances = np.where(agree, distances, np.inf)
         best = int(np.argmin(distances))
         nearest.append((same_course[best], float(distances[best])))
 
@@ -101,23 +102,24 @@ def main() -> None:
                 row.differents += 1
                 row.different_matched += served
         rows.append(row)
-    guard = "off" if args.no_number_guard else "on"
+    guard_state = "off" if args.no_number_guard else "on"
     print(
-        f"model {settings.embedding_model_name}, number guard {guard}; {len(items)} curated, "
+        f"model {settings.embedding_model_name}, number guard {guard_state}; {len(items)} curated, "
         f"{rows[0].paraphrases} paraphrases, {rows[0].differents} different questions"
     )
     print("cut    hit rate   wrong (paraphrase→other / different→any)   wrong rate")
     for r in rows:
         print(
-            f"{r.threshold:.2f}   {r.hit_rate:6.1%}     {r.wrong_paraphrase:3d} / {r.different_matched:3d}"
+            f"{r.threshold:.2f}   {r.hit_rate:6.1%}     "
+            f"{r.wrong_paraphrase:3d} / {r.different_matched:3d}"
             f"                            {r.wrong_rate:6.1%}"
         )
     within = [r for r in rows if r.wrong_rate <= WRONG_BUDGET]
-    best = max(within, key=lambda r: r.threshold) if within else None
-    if best:
+    chosen = max(within, key=lambda r: r.threshold) if within else None
+    if chosen:
         print(
-            f"largest cut with wrong matches <= {WRONG_BUDGET:.0%}: {best.threshold:.2f} "
-            f"(hit rate {best.hit_rate:.1%})"
+            f"largest cut with wrong matches <= {WRONG_BUDGET:.0%}: {chosen.threshold:.2f} "
+            f"(hit rate {chosen.hit_rate:.1%})"
         )
     para = sorted(d for (own, _, p), (m, d) in zip(probes, nearest, strict=True) if p and m == own)
     diff = sorted(d for (_, _, p), (_, d) in zip(probes, nearest, strict=True) if not p)

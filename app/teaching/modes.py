@@ -3,18 +3,19 @@
 ``direct`` answers the question; ``guided`` (for exercises and assignments) gives a hint, asks a
 question back and points to the page instead of a full solution. Modes come from two places and
 two levels: course.yaml (written into Redis at ingest) and a lecturer's switch at run time, each
-for the whole course or one material. Precedence, first match wins:
+for the whole course or one material. A material's mode is the first of:
 
-1. the lecturer's run-time mode for a material the turn draws on,
+1. the lecturer's run-time mode for that material,
 2. the lecturer's run-time mode for the course,
-3. course.yaml's mode for a material the turn draws on,
+3. course.yaml's mode for that material,
 4. course.yaml's mode for the course,
 5. ``direct``.
 
 A run-time course switch is the lecturer's latest word for the whole course (to keep one material
-different, switch that material too). When a turn draws on several materials (the page the
-student has open, the materials of its sources) and they disagree at the same level, ``guided``
-wins: a tutor that may give away a solution must not, just because a second source was direct.
+different, switch that material too). A turn that draws on several materials (the page the
+student has open, the materials of its sources) is guided when any of them is: a tutor that may
+give away a solution must not, just because a second source was direct. A turn that draws on no
+known material gets the course's mode (steps 2, 4, 5).
 """
 
 from __future__ import annotations
@@ -35,26 +36,28 @@ class ModeLayer:
     course: AnswerMode | None = None
     materials: Mapping[str, AnswerMode] = field(default_factory=dict)
 
-    def for_materials(self, material_ids: Iterable[str]) -> AnswerMode | None:
-        found = {self.materials[m] for m in material_ids if m in self.materials}
-        if not found:
-            return None
-        return "guided" if "guided" in found else "direct"
+
+def _first(*choices: AnswerMode | None) -> AnswerMode:
+    return next((c for c in choices if c is not None), DEFAULT_MODE)
+
+
+def material_mode(declared: ModeLayer, runtime: ModeLayer, material_id: str) -> AnswerMode:
+    return _first(
+        runtime.materials.get(material_id),
+        runtime.course,
+        declared.materials.get(material_id),
+        declared.course,
+    )
 
 
 def resolve_mode(
     declared: ModeLayer, runtime: ModeLayer, material_ids: Iterable[str] = ()
 ) -> AnswerMode:
     materials = list(dict.fromkeys(material_ids))
-    for choice in (
-        runtime.for_materials(materials),
-        runtime.course,
-        declared.for_materials(materials),
-        declared.course,
-    ):
-        if choice is not None:
-            return choice
-    return DEFAULT_MODE
+    if not materials:
+        return _first(runtime.course, declared.course)
+    modes = {material_mode(declared, runtime, m) for m in materials}
+    return "guided" if "guided" in modes else "direct"
 
 
 def parse_mode(value: object) -> AnswerMode | None:

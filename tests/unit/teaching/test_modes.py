@@ -24,6 +24,8 @@ YAML = ModeLayer("direct", {"exercises": "guided", "notes": "direct"})
         (YAML, ModeLayer("guided"), ["notes"], "guided"),  # run time overrides yaml
         (YAML, ModeLayer("direct"), ["exercises"], "direct"),
         (YAML, ModeLayer("direct", {"exercises": "guided"}), ["exercises"], "guided"),
+        (YAML, ModeLayer("guided", {"notes": "direct"}), ["notes", "exercises"], "guided"),
+        (ModeLayer(None, {"notes": "guided"}), ModeLayer(), [], "direct"),
         (ModeLayer("guided"), ModeLayer(None, {"notes": "direct"}), ["notes"], "direct"),
     ],
 )
