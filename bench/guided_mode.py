@@ -83,6 +83,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1, help="answers per question and mode")
     parser.add_argument("--json", type=Path, help="write every reply and verdict here")
+    parser.add_argument(
+        "--modes", default="guided,direct", help="comma-separated: guided, direct (for comparison)"
+    )
     args = parser.parse_args()
     settings = get_settings()
     url = f"{settings.llm_api_base}/chat/completions"
@@ -94,10 +97,9 @@ def main() -> None:
         for _ in range(args.rounds):
             for item in items:
                 base = answer_messages(item["question"], [chunk(item)], item["language"], 1200)
-                for mode, messages in (
-                    ("direct", base),
-                    ("guided", with_guided_system(base, item["language"])),
-                ):
+                prompts = {"direct": base, "guided": with_guided_system(base, item["language"])}
+                for mode in args.modes.split(","):
+                    messages = prompts[mode]
                     reply = chat(client, url, model, wire(messages), settings.openai_temperature)
                     verdict = chat(
                         client,

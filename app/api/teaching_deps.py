@@ -45,7 +45,9 @@ def require_staff(principal: Principal, course_id: str | None) -> None:
 
 
 async def require_course(services: ServicesDep, course_id: str) -> None:
-    if not await services.versions.exists(course_id):
+    async with store_errors("course catalog"):
+        known = await services.versions.exists(course_id)
+    if not known:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
             detail=f"No material has been loaded for course {course_id!r}.",

@@ -17,7 +17,7 @@ from app.services.prompt import language_name, not_covered_message
 
 # Part of the cache scope of guided answers (with the answer prompt's version): a guided answer
 # is never served for a direct question, nor an answer of an older guided prompt.
-GUIDED_PROMPT_VERSION = "g1"
+GUIDED_PROMPT_VERSION = "g2"
 
 GUIDED_SYSTEM = """You are a course tutor in guided mode. The student is working on exercises or \
 assignments and must find the solution themselves. Use ONLY the course material inside <source> \
@@ -32,7 +32,9 @@ question that leads to the next step, (3) name the page to read, like (hal. 12) 
 - If the student asks to explain a concept (not to solve a task), explain it briefly from the \
 material, then ask a question that checks their understanding.
 - Keep it short: at most five sentences.
-- If the material does not contain anything that helps, reply only: "{not_covered}"."""
+- An exercise in the material that the material's explanation helps to solve IS covered: guide \
+the student. Only if the material is about another subject and nothing in it helps, reply only: \
+"{not_covered}"."""
 
 
 def guided_system_prompt(language: str) -> str:

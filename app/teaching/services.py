@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,7 +110,8 @@ def build_teaching(
     )
 
     async def course_ids() -> list[str]:
-        members: set[Any] = await knowledge.smembers(keys.courses)  # type: ignore[misc]
+        async with asyncio.timeout(timeout):
+            members: set[Any] = await knowledge.smembers(keys.courses)  # type: ignore[misc]
         return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
 
     return TeachingServices(
