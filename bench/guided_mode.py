@@ -27,7 +27,7 @@ from llama_index.core.base.llms.types import ChatMessage
 from app.core.config import get_settings
 from app.services.prompt import answer_messages
 from app.services.retrieval import RetrievedChunk
-from app.teaching.guided_prompt import with_guided_system
+from app.teaching.guided_prompt import guard_reply, with_guided_system
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "evaluation" / "data" / "guided_exercises.jsonl"
@@ -62,7 +62,7 @@ def chunk(item: dict[str, Any]) -> RetrievedChunk:
 def chat(
     client: httpx.Client, url: str, model: str, messages: list[dict[str, str]], temp: float
 ) -> str:
-    body = {"model": model, "messages": messages, "temperature": temp, "max_tokens": 300}
+    body = {"model": model, "messages": messages, "temperature": temp, "max_tokens": 250}
     response = client.post(url, json=body, timeout=300)
     response.raise_for_status()
     return str(response.json()["choices"][0]["message"]["content"]).strip()
@@ -100,7 +100,9 @@ def main() -> None:
                 prompts = {"direct": base, "guided": with_guided_system(base, item["language"])}
                 for mode in args.modes.split(","):
                     messages = prompts[mode]
-                    reply = chat(client, url, model, wire(messages), settings.openai_temperature)
+                    raw = chat(client, url, model, wire(messages), settings.openai_temperature)
+                    # what the student sees: guided replies end after their page line
+                    reply = guard_reply(raw, item["language"]) if mode == "guided" else raw
                     verdict = chat(
                         client,
                         url,
@@ -118,6 +120,8 @@ def main() -> None:
                             "id": item["id"],
                             "mode": mode,
                             "reply": reply,
+                            "raw": raw,
+                            "raw_marker_leak": leaked_by_marker(raw, item["markers"]),
                             "judge_leak": verdict.strip().upper().startswith("YES"),
                             "marker_leak": leaked_by_marker(reply, item["markers"]),
                             "asks_back": "?" in reply,
@@ -130,7 +134,10 @@ def main() -> None:
                         flush=True,
                     )
     print(f"\n{len(results)} replies in {time.perf_counter() - started:.0f} s, model {model}")
-    print("mode     judged leaks   marker leaks   asks a question   names the page   judge=marker")
+    print(
+        "mode     judged leaks   marker leaks   asks a question   names the page   judge=marker"
+        "   marker leaks before the guard"
+    )
     for mode in ("direct", "guided"):
         rows = [r for r in results if r["mode"] == mode]
         marked = [r for r in rows if r["marker_leak"] is not None]
@@ -140,7 +147,8 @@ def main() -> None:
             f"{sum(bool(r['marker_leak']) for r in marked):3d}/{len(marked):<3d}        "
             f"{sum(r['asks_back'] for r in rows):3d}/{len(rows):<3d}           "
             f"{sum(r['names_page'] for r in rows):3d}/{len(rows):<3d}          "
-            f"{agree}/{len(marked)}"
+            f"{agree}/{len(marked)}            "
+            f"{sum(bool(r['raw_marker_leak']) for r in marked)}/{len(marked)}"
         )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
