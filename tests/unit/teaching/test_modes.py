@@ -55,3 +55,37 @@ def test_course_yaml_answer_modes(tmp_path: Path) -> None:
     (tmp_path / "course.yaml").write_text("answer_mode: socratic\n")
     with pytest.raises(CatalogError, match="answer_mode must be one of direct, guided"):
         load_course(tmp_path, "course_x")
+
+
+def test_guided_prompt_and_reply_guard() -> None:
+    from llama_index.core.base.llms.types import ChatMessage, MessageRole
+
+    from app.services.prompt import not_covered_message
+    from app.teaching.guided_prompt import (
+        GuidedReplyGuard,
+        guard_reply,
+        guided_system_prompt,
+        with_guided_system,
+    )
+
+    prompt = guided_system_prompt("en")
+    assert "Hint:" in prompt and "Read:" in prompt and not_covered_message("en") in prompt
+    assert "Petunjuk:" in guided_system_prompt("id") and "Bahasa Indonesia" in guided_system_prompt(
+        "id"
+    )
+    messages = [
+        ChatMessage(role=MessageRole.SYSTEM, content="direct"),
+        ChatMessage(role=MessageRole.USER, content="<source>...</source> Question: x"),
+    ]
+    guided = with_guided_system(messages, "en")
+    assert guided[0].content == prompt and guided[1:] == messages[1:]
+
+    reply = "Hint: use 2^n - 2.\nQuestion: which n?\nRead: p. 12\n\nAnswer: 255.255.255.192"
+    assert guard_reply(reply, "en") == "Hint: use 2^n - 2.\nQuestion: which n?\nRead: p. 12"
+    assert guard_reply("Hint: only a hint.", "en") == "Hint: only a hint."
+    guard = GuidedReplyGuard("id")
+    pieces = [
+        guard.push(d) for d in ("Petunjuk: x\nPertanyaan: y?\nBa", "ca: hal. 3", "\nJawaban: 42")
+    ]
+    assert "".join(pieces) == "Petunjuk: x\nPertanyaan: y?\nBaca: hal. 3" and guard.done
+    assert guard.push("more") == ""
