@@ -45,7 +45,10 @@ class RatedAnswer(BaseModel):
     comment: str | None
     response_source: str
     rated_at: datetime
-    held_for_review: bool = Field(description="its cache entry waits for a lecturer's review")
+    cache_entry: bool = Field(
+        description="the answer came from or went into the semantic cache (a downvote takes "
+        "that entry out of the cache; see the course's reviews)"
+    )
     student: str | None = Field(description="only when the course shows student ids")
 
 

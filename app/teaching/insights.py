@@ -195,7 +195,7 @@ def _rated(row: DownvoteRow, show_students: bool) -> RatedAnswer:
         comment=row.comment,
         response_source=row.response_source,
         rated_at=row.updated_at,
-        held_for_review=row.cache_key is not None,
+        cache_entry=row.cache_key is not None,
         student=row.user_id if show_students else None,
     )
 

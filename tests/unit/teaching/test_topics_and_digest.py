@@ -75,7 +75,7 @@ def test_digest_escapes_student_text() -> None:
         downvoted=[
             RatedAnswer(
                 turn_id="t", question=evil, answer="a", comment=evil, response_source="rag",
-                rated_at=now, held_for_review=False, student=None,
+                rated_at=now, cache_entry=False, student=None,
             )
         ],
         top_pages=[],
