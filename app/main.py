@@ -20,7 +20,18 @@ from fastapi import FastAPI
 from redisvl.index import AsyncSearchIndex
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.api import auth, lti, profile, status, ws
+from app.api import (
+    auth,
+    course_settings,
+    curated,
+    feedback,
+    insights,
+    lti,
+    profile,
+    reviews,
+    status,
+    ws,
+)
 from app.api.errors import protocol_error_handler
 from app.auth.abuse import AbuseLimits
 from app.auth.build import build_authenticator
@@ -44,6 +55,7 @@ from app.services.retrieval import Retriever
 from app.services.stats import TurnStats
 from app.services.versions import VersionReader
 from app.state import Services
+from app.teaching.services import build_teaching
 
 log = logging.getLogger(__name__)
 OUTBOX_DRAIN_SECONDS = 5.0
@@ -159,6 +171,9 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         limiter=AbuseLimits(cache_redis, settings),
         stats=TurnStats(cache_redis, settings.key_prefix, timeout),
         auth=await build_authenticator(settings, cache_redis, http),
+        teaching=build_teaching(
+            settings, engine, knowledge, cache_redis, index, embedding, answer_cache, versions
+        ),
     )
 
 
@@ -180,6 +195,11 @@ def create_app(settings: Settings) -> FastAPI:
             if services.auth.lti is not None and settings.lti_roster_sync_seconds > 0:
                 roster = services.auth.lti.roster.run(settings.lti_roster_sync_seconds)
                 loops.append(asyncio.create_task(roster, name="lti-roster"))
+            if services.teaching is not None and services.teaching.digests.configured:
+                digests = services.teaching.digests.run(
+                    settings.digest_check_seconds, settings.digest_weekday, settings.digest_hour_utc
+                )
+                loops.append(asyncio.create_task(digests, name="weekly-digest"))
             log.info(
                 "course tutor ready: model=%s embeddings=%s",
                 settings.model_comprehensive,
@@ -208,6 +228,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(lti.router)
     app.add_exception_handler(ProtocolError, protocol_error_handler)
+    for router in (
+        feedback.router,
+        reviews.router,
+        curated.router,
+        insights.router,
+        course_settings.router,
+    ):
+        app.include_router(router)
 
     @app.get("/health", include_in_schema=True)
     async def health() -> dict[str, str]:
