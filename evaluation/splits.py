@@ -65,3 +65,25 @@ def imbalance(items: Iterable[MutableMapping[str, Any]]) -> dict[tuple[str, str]
         for key, seen in counts.items()
         if abs(seen["dev"] - seen["heldout"]) > 1
     }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m evaluation.splits [JSONL]``: give new questions a split, in place."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    from evaluation.dataset import load_rows, set_path
+
+    parser = argparse.ArgumentParser(prog="python -m evaluation.splits", description=__doc__)
+    parser.add_argument("jsonl", nargs="?", type=Path, default=set_path("students"))
+    path = parser.parse_args(argv).jsonl
+    rows = load_rows(path)
+    added = assign(rows)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    print(f"{added} question(s) given a split; {len(rows)} in {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
