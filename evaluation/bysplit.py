@@ -2,10 +2,11 @@
 
 Tuning on dev can only be trusted if held-out moves with it, so every number here comes per split:
 hit@k and MRR per question kind (and for all answerable questions), once over all material and
-once over the real corpus PDFs only (the shape of the independent student measurement), and the
-current "not covered" rule — nothing within ``RAG_DISTANCE_THRESHOLD`` among the ``RAG_TOP_K``
-candidates, decided before any LLM call — as the share of not-covered questions it refuses and
-the share of answerable questions it wrongly refuses.
+once over the real corpus PDFs only (the shape of the independent student measurement); the same
+"as served": only candidates within ``RAG_DISTANCE_THRESHOLD`` count, as only those reach the
+answer and its sources; and the current "not covered" rule — nothing within the threshold among
+the ``RAG_TOP_K`` candidates, decided before any LLM call — as the share of not-covered questions
+it refuses and the share of answerable questions it wrongly refuses.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from evaluation.dataset import Question
-from evaluation.metrics import Scores, score
-from evaluation.runner import QuestionRun
+from evaluation.metrics import HIT_KS, Scores, score
+from evaluation.runner import KEEP_ALL, QuestionRun
 
 ALL_ANSWERABLE = "all answerable"
 SPLIT_ORDER = ("dev", "heldout", "legacy")
@@ -57,6 +58,8 @@ class SplitTables:
     threshold: float
     scores: dict[str, dict[str, Scores]]  # kind (or "all answerable") -> split -> scores
     corpus_scores: dict[str, dict[str, Scores]]  # the same, corpus PDFs only
+    served: dict[str, dict[str, Scores]]  # only candidates within the threshold count
+    corpus_served: dict[str, dict[str, Scores]]
     refusals: dict[str, RefusalRates]  # split -> rates
 
     def as_dict(self) -> dict[str, Any]:
@@ -68,6 +71,8 @@ class SplitTables:
             "threshold": self.threshold,
             "scores": grid(self.scores),
             "corpus_scores": grid(self.corpus_scores),
+            "served": grid(self.served),
+            "corpus_served": grid(self.corpus_served),
             "refusals": {split: rates.as_dict() for split, rates in self.refusals.items()},
         }
 
@@ -76,8 +81,27 @@ def _ordered(values: set[str], order: Sequence[str]) -> list[str]:
     return [v for v in order if v in values] + sorted(values - set(order))
 
 
+def within(runs: Sequence[QuestionRun], threshold: float) -> Scores:
+    """hit@k and MRR counting only the candidates within ``threshold`` (what the server cites)."""
+    if threshold >= KEEP_ALL:
+        return score(runs)
+    rated = [r for r in runs if r.question.answerable]
+    if not rated:
+        return Scores(0, {k: 0.0 for k in HIT_KS}, 0.0)
+
+    def rank(run: QuestionRun, k: int | None) -> int | None:
+        hits = run.deep if k is None else run.top(k)
+        return run.right_rank([h for h in hits if h.distance <= threshold])
+
+    hit = {k: sum(rank(r, k) is not None for r in rated) / len(rated) for k in HIT_KS}
+    reciprocal = [1.0 / found if (found := rank(r, None)) else 0.0 for r in rated]
+    return Scores(len(rated), hit, sum(reciprocal) / len(rated))
+
+
 def kind_by_split(
-    runs: Sequence[QuestionRun], keep: Callable[[Question], bool] = lambda q: True
+    runs: Sequence[QuestionRun],
+    keep: Callable[[Question], bool] = lambda q: True,
+    threshold: float = KEEP_ALL,
 ) -> dict[str, dict[str, Scores]]:
     answerable = [r for r in runs if r.question.answerable and keep(r.question)]
     splits = _ordered({r.question.split for r in answerable}, SPLIT_ORDER)
@@ -92,7 +116,7 @@ def kind_by_split(
                 if r.question.split == split and kind in (ALL_ANSWERABLE, r.question.kind)
             ]
             if picked:
-                row[split] = score(picked)
+                row[split] = within(picked, threshold)
         if row:
             table[kind] = row
     return table
@@ -121,10 +145,15 @@ def refusal_rates(
 
 
 def split_tables(runs: Sequence[QuestionRun], top_k: int, threshold: float) -> SplitTables:
+    def corpus(question: Question) -> bool:
+        return question.material == "corpus"
+
     return SplitTables(
         top_k,
         threshold,
         kind_by_split(runs),
-        kind_by_split(runs, lambda q: q.material == "corpus"),
+        kind_by_split(runs, corpus),
+        kind_by_split(runs, threshold=threshold),
+        kind_by_split(runs, corpus, threshold),
         refusal_rates(runs, top_k, threshold),
     )

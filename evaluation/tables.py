@@ -167,10 +167,18 @@ def distance_table(report: EvalReport) -> TableData:
     )
 
 
-def kind_split_table(report: EvalReport, mode: Mode, corpus_only: bool = False) -> TableData:
+def kind_split_table(
+    report: EvalReport, mode: Mode, corpus_only: bool = False, served: bool = False
+) -> TableData:
     """hit@k (%) and MRR per kind, the splits side by side (dev, heldout, legacy)."""
     tables = report.results[mode].by_split
-    grid = tables.corpus_scores if corpus_only else tables.scores
+    grids = {
+        (False, False): tables.scores,
+        (True, False): tables.corpus_scores,
+        (False, True): tables.served,
+        (True, True): tables.corpus_served,
+    }
+    grid = grids[(corpus_only, served)]
     splits = [s for s in ("dev", "heldout", "legacy") if any(s in row for row in grid.values())]
     heads = ["n", *(f"hit@{k}" for k in HIT_KS), "MRR"]
     rows = []
@@ -181,6 +189,9 @@ def kind_split_table(report: EvalReport, mode: Mode, corpus_only: bool = False) 
             cells += [str(got.n), *_score_cells(got)] if got else ["–"] * len(heads)
         rows.append([kind, *cells])
     where = "corpus PDFs only" if corpus_only else "all material"
+    if served:
+        cut = fmt_threshold(tables.threshold)
+        where += f", as served (only candidates within {cut} count)"
     return TableData(
         f"By kind and split, {mode}, {where} (hit@k in %, MRR@{report.config.depth})",
         ["kind", *(f"{h} {s}" for s in splits for h in heads)],
@@ -215,6 +226,7 @@ def all_tables(report: EvalReport) -> list[TableData]:
     return [
         *(kind_split_table(report, mode) for mode in report.results),
         *(kind_split_table(report, mode, corpus_only=True) for mode in report.results),
+        *(kind_split_table(report, m, corpus_only=True, served=True) for m in report.results),
         refusal_split_table(report),
         scores_table(report, None),
         scores_table(report, "language"),

@@ -81,6 +81,10 @@ def test_split_tables_keep_dev_and_heldout_apart() -> None:
     assert "dev" not in tables.scores["paraphrase"]
     assert tables.scores[ALL_ANSWERABLE]["heldout"].n == 2
     assert tables.corpus_scores == tables.scores  # every question here is on a corpus course
+    # as served, q4's right page (0.18) is cut by the 0.16 threshold; q1 and q2 stay within it
+    assert tables.scores["paraphrase"]["heldout"].hit[5] == 1.0
+    assert tables.served["paraphrase"]["heldout"].hit[5] == 0.0
+    assert tables.served["close"]["dev"] == dev
 
     rates = refusal_rates(runs, 5, 0.16)
     assert (rates["dev"].not_covered_refused, rates["dev"].refused_share) == (1, 1.0)
