@@ -1,5 +1,8 @@
 """The retrieval eval and its notebook, on the sample course (about 70 chunks, so it stays fast).
 
+The students set is asked here on its sample-course questions only (the corpus PDFs would take
+minutes to ingest); its labels are checked against all the material in tests/unit/test_eval_sets.py.
+
 Runs against the real Redis Stack, the real ``Retriever`` and the local embedding model, on the
 session's sample index (``sample_index`` in conftest). The quality floors sit below what was
 measured on 2026-11-25 (hit@1 .955, hit@5 .970-.985, MRR .960-.973, dense and hybrid), leaving room
@@ -28,7 +31,9 @@ pytestmark = pytest.mark.integration
 HIT5_FLOOR = 0.85
 HIT1_FLOOR = 0.80
 MRR_FLOOR = 0.80
-STUDENTS_HIT5_FLOOR = 0.5  # set from the first measurement, see below
+# students set, sample course only: hit@5 measured .88 (dev) and .96-1.00 (held-out), dense and
+# hybrid, on 2026-11-29; the floor leaves room for three questions of HNSW noise per split
+STUDENTS_HIT5_FLOOR = 0.75
 RECOMMENDATION = re.compile(r"^RAG_DISTANCE_THRESHOLD=(\d\.\d{1,3})$", re.MULTILINE)
 
 
