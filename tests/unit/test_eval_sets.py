@@ -23,8 +23,12 @@ STUDENTS = set_path("students")
 
 
 @pytest.fixture(scope="module")
-def page_cache(request: pytest.FixtureRequest) -> Path:
-    return Path(request.config.cache.mkdir("eval-page-text"))
+def page_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pytest's cache directory (kept between runs), or a temporary one when it is disabled."""
+    cache = getattr(request.config, "cache", None)
+    if cache is None:
+        return tmp_path_factory.mktemp("eval-page-text")
+    return Path(cache.mkdir("eval-page-text"))
 
 
 @pytest.fixture(scope="module")
