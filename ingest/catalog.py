@@ -5,6 +5,7 @@ course.yaml (every key optional)::
     course_id: course_tik_01        # must equal the folder name when given
     title: Manajemen Infrastruktur TI
     language: id
+    ocr_languages: ind+eng          # Tesseract languages for scanned pages (default: from language)
     materials:
       - file: 06_modul.pdf
         material_id: modul_infrastruktur_06
@@ -48,6 +49,7 @@ class Course:
     title: str = ""
     language: str = ""
     materials: list[Material] = field(default_factory=list)
+    ocr_languages: str = ""
 
 
 def material_id_for(filename: str) -> str:
@@ -98,6 +100,7 @@ def load_course(folder: Path, course_id: str | None = None) -> Course:
     course = Course(
         course_id, folder, str(data.get("title") or ""), str(data.get("language") or "")
     )
+    course.ocr_languages = str(data.get("ocr_languages") or "")
     seen: set[str] = set()
     for pdf in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".pdf"):
         entry = entries.get(pdf.name, {})
