@@ -20,7 +20,8 @@ from ingest.catalog import Course, course_from_paths, load_course
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "evaluation" / "data"
 SAMPLE_SOURCES = REPO_ROOT / "samples" / "courses"
-SetName = Literal["corpus", "sample"]
+SetName = Literal["corpus", "sample", "scan"]
+# `scan` (questions on the scanned pages of a module) is measured by bench/ocr_scan.py, scan vs text
 SET_NAMES: tuple[SetName, ...] = ("corpus", "sample")
 NOT_COVERED = "not_covered"
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from pypdf import PdfReader, PdfWriter
+from pypdf.constants import PageLabelStyle
 
 from tests.support.pdfs import make_pdf
 
@@ -50,8 +51,8 @@ def mixed_pdf(folder: Path) -> Path:
     writer.add_page(scan.pages[3])
     writer.add_page(PdfReader(text).pages[1])
     writer.add_page(PdfReader(blurred).pages[0])
-    writer.set_page_label(0, 0, "/r")
-    writer.set_page_label(1, 3, "/D")
+    writer.set_page_label(0, 0, PageLabelStyle.LOWERCASE_ROMAN)
+    writer.set_page_label(1, 3, PageLabelStyle.DECIMAL)
     writer.add_metadata({"/Title": "Jaringan komputer", "/CreationDate": "D:20250101000000Z"})
     path = folder / "modul_campuran.pdf"
     with path.open("wb") as fh:
