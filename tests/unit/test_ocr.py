@@ -115,3 +115,25 @@ def test_ocr_cache_dir_defaults_to_the_data_dir(tmp_path: Path) -> None:
     assert settings.resolved_ocr_cache_dir == tmp_path / "ocr-cache"
     other = Settings(_env_file=None, ocr_cache_dir=tmp_path / "c")  # type: ignore[call-arg]
     assert other.resolved_ocr_cache_dir == tmp_path / "c"
+
+
+def test_scan_questions_are_answered_on_their_page_of_the_true_text() -> None:
+    import json
+    import re
+    import unicodedata
+
+    from evaluation.dataset import DATA_DIR, load_questions
+    from evaluation.ocr_quality import truth_pages
+    from tests.support.scans import SCAN_TRUTH
+
+    def squash(text: str) -> str:
+        return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text).lower())
+
+    truth = truth_pages(SCAN_TRUTH)
+    questions = load_questions("scan")
+    rows = [json.loads(line) for line in (DATA_DIR / "scan_eval.jsonl").read_text().splitlines()]
+    assert 15 <= len(questions) == len(rows) and {q.page for q in questions} == set(truth)
+    assert {q.kind for q in questions} == {"keyword", "paraphrase", "cross_lingual"}
+    for question, row in zip(questions, rows, strict=True):
+        assert question.file == SCAN.name and question.page is not None
+        assert squash(row["answer_hint"]) in squash(truth[question.page]), question.id
