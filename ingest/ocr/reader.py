@@ -126,7 +126,7 @@ class OcrReader:
             for future in as_completed(futures, timeout=waves * (self._timeout + 30) + 60):
                 done.append(self._outcome(future, futures[future]))
         except TimeoutError:
-            self.close()  # stuck workers go with the pool; the next file starts a new one
+            self.close(wait=False)  # stuck workers go with the pool; the next file starts anew
             finished = {result.page for result in done}
             done += [
                 PageOcr(job.page, "", 0.0, 0, error="OCR did not finish in time")
@@ -138,8 +138,8 @@ class OcrReader:
     def _outcome(self, future: Future[PageOcr], job: PageJob) -> PageOcr:
         try:
             return future.result()
-        except BrokenProcessPool:
-            self._pool = None  # a worker died (out of memory, a crash in the renderer)
+        except BrokenProcessPool:  # a worker died (out of memory, a crash in the renderer)
+            self.close(wait=False)  # the next file starts a new pool
             return PageOcr(job.page, "", 0.0, 0, error="the OCR worker process died")
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
@@ -154,9 +154,9 @@ class OcrReader:
             )
         return self._pool
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=wait, cancel_futures=True)
             self._pool = None
 
     def __enter__(self) -> OcrReader:

@@ -116,7 +116,7 @@ def ocr_page(job: PageJob) -> PageOcr:
     except (pytesseract.TesseractError, pytesseract.TesseractNotFoundError) as exc:
         return _failed(job, started, f"Tesseract failed: {_short(exc)}")
     except RuntimeError as exc:  # pytesseract's timeout
-        return _failed(job, started, f"{_short(exc)} after {job.timeout_seconds:.0f} s")
+        return _failed(job, started, f"{_short(exc)} after {job.timeout_seconds:g} s")
     except (pdfium.PdfiumError, OSError, ValueError) as exc:
         return _failed(job, started, f"cannot render: {_short(exc)}")
     text, confidence, words = page_text(data)

@@ -137,3 +137,18 @@ def test_scan_questions_are_answered_on_their_page_of_the_true_text() -> None:
     for question, row in zip(questions, rows, strict=True):
         assert question.file == SCAN.name and question.page is not None
         assert squash(row["answer_hint"]) in squash(truth[question.page]), question.id
+
+
+def test_a_page_that_times_out_is_reported_and_not_cached(tmp_path: Path) -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, ocr_cache_dir=tmp_path, ocr_timeout_seconds=0.2, ocr_workers=2
+    )
+    reader = open_ocr(settings)
+    assert not isinstance(reader, OcrOff)
+    scan = read_pdf(SCAN)
+    with reader:
+        outcome = apply_ocr(scan, reader, "e" * 64, "ind+eng", settings.ocr_min_confidence)
+    assert scan.status is FileStatus.FAILED and scan.pages == []
+    assert [page for page, _ in outcome.failed] == [1, 2, 3, 4, 5, 6]
+    assert scan.reason.startswith("OCR failed on pages 1-6: Tesseract process timeout")
+    assert not list(tmp_path.rglob("*.json"))  # a failure is tried again next time
