@@ -21,7 +21,7 @@ from types import TracebackType
 from app.core.config import Settings
 from ingest.ocr.cache import OcrCache
 from ingest.ocr.engine import OcrUnavailable, Tesseract, detect, install_hint
-from ingest.ocr.worker import WORKER_VERSION, PageJob, PageOcr, init_worker, ocr_page
+from ingest.ocr.worker import WORKER_VERSION, PageJob, PageOcr, init_worker, ocr_page, ready
 
 PageDone = Callable[[PageOcr], None]
 
@@ -114,6 +114,15 @@ class OcrReader:
                 on_page(result)
         run.seconds = time.perf_counter() - started
         return run
+
+    def start(self) -> int:
+        """Start every worker process now rather than with the first page; return how many.
+
+        Worker start-up costs a fraction of a second from a console script, but several seconds
+        under ``python -m <module>`` when that module imports much (each worker imports it)."""
+        pool = self._ensure_pool()
+        pids = {f.result() for f in [pool.submit(ready, 0.2) for _ in range(self._workers)]}
+        return len(pids)
 
     def _run(self, jobs: list[PageJob]) -> list[PageOcr]:
         if not jobs:

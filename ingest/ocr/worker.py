@@ -56,6 +56,12 @@ def init_worker(tesseract_cmd: str) -> None:
     pytesseract.pytesseract.tesseract_cmd = tesseract_cmd
 
 
+def ready(pause_seconds: float) -> int:
+    """A no-op job: the pause keeps each worker busy long enough that the next one starts."""
+    time.sleep(pause_seconds)
+    return os.getpid()
+
+
 def render(path: str, password: str | None, page: int, dpi: int) -> Image.Image:
     """The page as a greyscale image at ``dpi`` (the page's own /Rotate applied)."""
     document = pdfium.PdfDocument(path, password=password)

@@ -152,3 +152,11 @@ def test_a_page_that_times_out_is_reported_and_not_cached(tmp_path: Path) -> Non
     assert [page for page, _ in outcome.failed] == [1, 2, 3, 4, 5, 6]
     assert scan.reason.startswith("OCR failed on pages 1-6: Tesseract process timeout")
     assert not list(tmp_path.rglob("*.json"))  # a failure is tried again next time
+
+
+def test_workers_can_be_started_before_the_first_page(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, ocr_cache_dir=tmp_path, ocr_workers=2)  # type: ignore[call-arg]
+    reader = open_ocr(settings)
+    assert not isinstance(reader, OcrOff)
+    with reader:
+        assert reader.start() == 2  # two distinct worker processes
