@@ -6,6 +6,8 @@ text-layer twin from the same pages:
 * OCR pages/s with 1 and 2 workers (``OCR_WORKERS``), an empty cache each time, interleaved;
   the worker processes are started first and timed apart (under ``python -m bench.run_all`` each
   worker imports the whole harness, which a ``tutor-ingest`` run does not pay);
+* why each Tesseract runs with one OpenMP thread: two pages read side by side by two Tesseract
+  processes, with OpenMP's default threads and with ``OMP_THREAD_LIMIT=1``, wall and CPU time;
 * character error rate and OCR confidence per page against the scan's ``.truth.json``;
 * ingest time of the scan (OCR cold, then OCR from the cache) next to the same six pages cut from
   the original with their text layer;
@@ -17,7 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import resource
 import statistics
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +37,7 @@ from evaluation.metrics import score
 from evaluation.ocr_quality import cer, normalize, truth_pages
 from evaluation.runner import QuestionRun, run_questions
 from ingest.ocr.reader import OcrReader, OcrRun, open_ocr
+from ingest.ocr.worker import render
 from ingest.pipeline import FileResult, file_sha256
 from tests.support.ingest import ingest_paths
 from tests.support.scans import SCAN, SCAN_ORIGINAL, SCAN_TRUTH
@@ -91,6 +97,38 @@ def _throughput(
     return seconds, starts, last
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _openmp(ctx: Context, folder: Path) -> dict[str, list[tuple[float, float]]]:
+    """Two pages read at once by two `tesseract` processes: (wall s, CPU s), per OpenMP set-up."""
+    images = []
+    for page in (2, 3):
+        image = folder / f"page{page}.png"
+        render(str(SCAN), None, page, 200).save(image)
+        images.append(image)
+    base = {k: v for k, v in os.environ.items() if k != "OMP_THREAD_LIMIT"}
+    variants = {"OpenMP default": base, "OMP_THREAD_LIMIT=1": {**base, "OMP_THREAD_LIMIT": "1"}}
+    out: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+    for rep in range(ctx.reps(2, 1)):
+        for name in list(variants) if rep % 2 == 0 else list(reversed(variants)):
+            cpu, started = _children_cpu(), time.perf_counter()
+            procs = [
+                subprocess.Popen(
+                    ["tesseract", str(image), "-", "-l", "ind+eng", "--psm", "1"],
+                    env=variants[name],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for image in images
+            ]
+            assert all(proc.wait(timeout=600) == 0 for proc in procs)
+            out[name].append((time.perf_counter() - started, _children_cpu() - cpu))
+    return out
+
+
 def _ingest(settings: Settings, reader: OcrReader, course_id: str, path: Path) -> FileResult:
     [result] = ingest_paths(settings, course_id, [path], reader=reader)
     assert result.action == "added", result
@@ -127,6 +165,7 @@ def run(ctx: Context) -> Section:
         *[(original, i) for i in range(LAST, len(original.pages))],
     ])  # fmt: skip
     try:
+        openmp = _openmp(ctx, folder)
         seconds, starts, last = _throughput(ctx, settings)
         reader, _ = _started_reader(settings)  # one reader for every file, as in one CLI run
         with reader:
@@ -141,10 +180,11 @@ def run(ctx: Context) -> Section:
         scan_runs = _retrieval(settings, "module_scanned", scanned_module.name)
     finally:
         drop_prefix(prefix)
-    return _section(seconds, starts, last, ingests, text_runs, scan_runs)
+    return _section(openmp, seconds, starts, last, ingests, text_runs, scan_runs)
 
 
 def _section(
+    openmp: dict[str, list[tuple[float, float]]],
     seconds: dict[int, list[float]],
     starts: dict[int, list[float]],
     last: OcrRun,
@@ -160,8 +200,12 @@ def _section(
         result = last.results[number]
         per_page.append(
             (number, number + FIRST - 1, f"{cer(result.text, truth[number]):.2%}",
-             f"{result.confidence:.3f}", f"{result.seconds:.1f}")
+             f"{result.confidence:.3f}", f"{result.seconds:.1f}", f"{result.cpu_seconds:.1f}")
         )  # fmt: skip
+    openmp_rows = [
+        (name, " / ".join(f"{w:.1f}" for w, _ in runs), " / ".join(f"{c:.1f}" for _, c in runs))
+        for name, runs in openmp.items()
+    ]
     edits = sum(cer(last.results[n].text, truth[n]) * len(normalize(truth[n])) for n in truth)
     overall = edits / sum(len(normalize(t)) for t in truth.values())
     labels = [
@@ -196,9 +240,12 @@ def _section(
             f"{rate[2] / rate[1]:.2f}×; starting the workers beforehand took "
             f"{statistics.median(starts[1]):.1f} s / {statistics.median(starts[2]):.1f} s, "
             "median). Character error rate over the 6 pages "
-            f"**{overall:.2%}**; per page (from the last 2-worker run; seconds are one "
-            "worker's time on that page):",
-            table(["scan page", "original page", "CER", "OCR confidence", "s"], per_page),
+            f"**{overall:.2%}**; per page (from the last 2-worker run; s and CPU s are one "
+            "worker's wall and CPU time on that page):",
+            table(["scan page", "original page", "CER", "OCR confidence", "s", "CPU s"], per_page),
+            "Two pages read at once by two `tesseract` processes (as two workers do), by OpenMP "
+            "set-up (each run, interleaved):",
+            table(["Tesseract threads", "wall s", "CPU s"], openmp_rows),
             "Ingest (`tutor-ingest` pipeline, `OCR_WORKERS=0` = one per core, local embeddings):",
             table(INGEST_COLUMNS, ingest_rows),
             f"Retrieval on the {text_score.n} questions of `evaluation/data/scan_eval.jsonl` "
@@ -211,6 +258,7 @@ def _section(
     raw: dict[str, Any] = {
         "ocr_seconds": seconds,
         "worker_start_seconds": starts,
+        "openmp": openmp,
         "pages_per_s": rate,
         "cer": overall,
         "per_page": per_page,

@@ -14,6 +14,7 @@ and corrects the skew of each text line itself.
 from __future__ import annotations
 
 import os
+import resource
 import time
 from dataclasses import dataclass
 
@@ -48,6 +49,7 @@ class PageOcr:
     blank: bool = False  # no ink on the rendered page: nothing was read
     seconds: float = 0.0
     error: str = ""  # the page could not be read (timeout, Tesseract error)
+    cpu_seconds: float = 0.0  # rendering plus Tesseract's user and system time
 
 
 def init_worker(tesseract_cmd: str) -> None:
@@ -105,9 +107,14 @@ def page_text(data: dict[str, list[object]]) -> tuple[str, float, int]:
     return text, (weighted / chars / 100.0 if chars else 0.0), words
 
 
+def _cpu() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def ocr_page(job: PageJob) -> PageOcr:
     """Render and read one page; failures come back in ``error``, never raised."""
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu()
     try:
         image = render(job.path, job.password, job.page, job.dpi)
         if is_blank(image):
@@ -126,7 +133,8 @@ def ocr_page(job: PageJob) -> PageOcr:
     except (pdfium.PdfiumError, OSError, ValueError) as exc:
         return _failed(job, started, f"cannot render: {_short(exc)}")
     text, confidence, words = page_text(data)
-    return PageOcr(job.page, text, confidence, words, seconds=time.perf_counter() - started)
+    seconds, cpu_seconds = time.perf_counter() - started, _cpu() - cpu
+    return PageOcr(job.page, text, confidence, words, False, seconds, "", cpu_seconds)
 
 
 def _failed(job: PageJob, started: float, reason: str) -> PageOcr:
