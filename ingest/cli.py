@@ -117,10 +117,11 @@ def summary_table(results: list[FileResult]) -> Table:
 
 
 def _ocr_cell(result: FileResult) -> str:
-    """Pages indexed from OCR, and how many of them Tesseract read this time (the rest cached)."""
-    if not result.ocr_pages and not result.ocr_read:
+    """Pages indexed from OCR, and how many OCR readings came from the cache."""
+    if not (result.ocr_pages or result.ocr_read or result.ocr_cached):
         return ""
-    return f"{result.ocr_pages} ({result.ocr_read} read)"
+    cached = f" ({result.ocr_cached} cached)" if result.ocr_cached else ""
+    return f"{result.ocr_pages}{cached}"
 
 
 def _dry_run(

@@ -50,7 +50,8 @@ class FileResult:
     embed_seconds: float = 0.0
     skipped_pages: list[int] = field(default_factory=list)
     ocr_pages: int = 0  # pages indexed from OCR
-    ocr_read: int = 0  # pages Tesseract read in this run (the rest came from the OCR cache)
+    ocr_read: int = 0  # pages Tesseract read in this run
+    ocr_cached: int = 0  # pages whose OCR came from the cache
     ocr_seconds: float = 0.0
     low_confidence_pages: list[int] = field(default_factory=list)
     ocr_identity: str = ""  # the OCR set-up used, "pending" when OCR was needed but not run
@@ -115,7 +116,11 @@ def plan_chunks(
         skipped_pages=parsed.skipped_pages,
     )
     if outcome is not None:
-        result.ocr_pages, result.ocr_read = outcome.indexed, outcome.read
+        result.ocr_pages, result.ocr_read, result.ocr_cached = (
+            outcome.indexed,
+            outcome.read,
+            outcome.cached,
+        )
         result.ocr_seconds, result.ocr_identity = outcome.seconds, outcome.identity
         result.low_confidence_pages = [page for page, _ in outcome.low_confidence]
     if parsed.status.is_failure:

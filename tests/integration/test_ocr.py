@@ -8,6 +8,7 @@ ingest of the same bytes is served from the module's OCR cache — which is itse
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -185,6 +186,30 @@ def test_cli_no_ocr_reports_the_scan_and_skips_it(
     assert "needs_ocr" in out and "--no-ocr" in out
     assert stored(settings, "scan") == {}
     assert not (tmp_path / "ocr-cache").exists()  # nothing was read
+
+
+def test_cli_shows_ocr_pages_in_the_progress_bar_and_the_summary(
+    scan_course: ScanCourse,
+    make_settings: SettingsFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    ocr_cache: Path,
+) -> None:
+    settings = make_settings()
+    for key, value in {
+        "KEY_PREFIX": settings.key_prefix,
+        "REDIS_KNOWLEDGE_URL": REDIS_URL,
+        "EMBEDDING_PROVIDER": "local",
+        "OPENAI_API_KEY": "",
+        "OCR_CACHE_DIR": str(ocr_cache),
+    }.items():
+        monkeypatch.setenv(key, value)
+    code = cli.main(["--course", "scan", "--path", str(SCAN)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert re.search(r"OCR pages\s.*6/6", out)  # the progress bar's OCR line
+    assert "6 (6 cached)" in out and "OCR read 6 of 6 pages" in out
+    assert len(by_page(settings, "scan")) == 6
 
 
 @pytest.mark.parametrize(
