@@ -21,7 +21,9 @@ from ingest.pdf import MIN_PAGE_CHARS, FileStatus, PageText, ParsedPdf
 class OcrOutcome:
     """OCR's part in one file, for the summary and the file record."""
 
-    identity: str = ""  # the OCR set-up used; "pending" when pages needed OCR it could not get
+    # the OCR set-up the file's pages were read with; "pending" when pages still need OCR (none
+    # here, or it failed); "" when nothing needed OCR or only blank pages did
+    identity: str = ""
     read: int = 0  # pages Tesseract read in this run
     cached: int = 0  # pages served from the OCR cache
     indexed: int = 0  # OCR pages kept
@@ -89,6 +91,10 @@ def apply_ocr(
     parsed.pages = sorted([*parsed.pages, *kept], key=lambda page: page.number)
     parsed.skipped_pages = sorted(set(candidates) - {page.number for page in kept})
     _explain_with_ocr(parsed, outcome, no_text)
+    if outcome.failed:
+        outcome.identity = "pending"  # read those pages again next time
+    elif not (outcome.indexed or outcome.low_confidence):
+        outcome.identity = ""  # blank pages only: a new OCR set-up would find nothing either
     return outcome
 
 

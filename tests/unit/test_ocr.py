@@ -152,6 +152,18 @@ def test_a_page_that_times_out_is_reported_and_not_cached(tmp_path: Path) -> Non
     assert [page for page, _ in outcome.failed] == [1, 2, 3, 4, 5, 6]
     assert scan.reason.startswith("OCR failed on pages 1-6: Tesseract process timeout")
     assert not list(tmp_path.rglob("*.json"))  # a failure is tried again next time
+    assert outcome.identity == "pending"  # and the file record says so
+
+
+def test_pictures_without_text_are_no_text_not_unreadable(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, ocr_cache_dir=tmp_path)  # type: ignore[call-arg]
+    parsed = read_pdf(CORPUS / "awk_image_only_no_text_layer.pdf")
+    with open_ocr(settings) as reader:
+        assert not isinstance(reader, OcrOff)
+        outcome = apply_ocr(parsed, reader, "f" * 64, "ind+eng", 0.6)
+    assert parsed.status is FileStatus.NO_TEXT and parsed.pages == []
+    assert (outcome.read, outcome.indexed, outcome.low_confidence) == (6, 0, [])
+    assert outcome.identity == ""  # nothing a new OCR set-up could find
 
 
 def test_workers_can_be_started_before_the_first_page(tmp_path: Path) -> None:
