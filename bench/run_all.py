@@ -17,7 +17,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import first_chunk, ingest_throughput, local_llm, server_rss, streaming_overhead
+from bench import (
+    first_chunk,
+    ingest_throughput,
+    local_llm,
+    ocr_scan,
+    server_rss,
+    streaming_overhead,
+)
 from bench.common import Section, code_version, command_line, load_average
 from bench.context import Context
 
@@ -28,6 +35,7 @@ BENCHMARKS: dict[str, Runner] = {
     local_llm.NAME: local_llm.run,
     server_rss.NAME: server_rss.run,
     ingest_throughput.NAME: ingest_throughput.run,
+    ocr_scan.NAME: ocr_scan.run,
 }
 
 

@@ -26,7 +26,8 @@ from ingest.catalog import Course, course_from_paths, load_course
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "evaluation" / "data"
 SAMPLE_SOURCES = REPO_ROOT / "samples" / "courses"
-SetName = Literal["corpus", "sample", "students"]
+SetName = Literal["corpus", "sample", "students", "scan"]
+# `scan` (questions on the scanned pages of a module) is measured by bench/ocr_scan.py, scan vs text
 SET_NAMES: tuple[SetName, ...] = ("corpus", "sample", "students")
 Material = Literal["corpus", "sample"]
 # which course material each set asks about (the students set spans both)

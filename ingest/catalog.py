@@ -6,6 +6,7 @@ course.yaml (every key optional)::
     title: Manajemen Infrastruktur TI
     language: id
     answer_mode: direct             # or guided: hints and questions instead of full solutions
+    ocr_languages: ind+eng          # Tesseract languages for scanned pages (default: from language)
     materials:
       - file: 06_modul.pdf
         material_id: modul_infrastruktur_06
@@ -53,6 +54,7 @@ class Course:
     language: str = ""
     materials: list[Material] = field(default_factory=list)
     answer_mode: AnswerMode | None = None
+    ocr_languages: str = ""
 
 
 def material_id_for(filename: str) -> str:
@@ -115,6 +117,7 @@ def load_course(folder: Path, course_id: str | None = None) -> Course:
         str(data.get("language") or ""),
         answer_mode=_answer_mode(data.get("answer_mode"), str(yaml_path)),
     )
+    course.ocr_languages = str(data.get("ocr_languages") or "")
     seen: set[str] = set()
     for pdf in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".pdf"):
         entry = entries.get(pdf.name, {})

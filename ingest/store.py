@@ -36,6 +36,7 @@ class FileRecord:
     pages: int
     chunks: int
     ingested_at: float
+    ocr: str = ""  # the OCR set-up its scanned pages were read with; "pending" when none could run
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

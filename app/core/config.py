@@ -192,6 +192,24 @@ class Settings(BaseSettings):
     port: int = 8000
     workers: int = Field(1, ge=1, le=64)
 
+    # --- OCR of scanned pages (Tesseract; ingestion only) ----------------------------------------
+    ocr_enabled: bool = True
+    # Tesseract languages when course.yaml names none (neither `ocr_languages` nor `language`).
+    ocr_languages: str = Field("ind+eng", pattern=r"^[a-z][a-z_]*(\+[a-z][a-z_]*)*$")
+    ocr_dpi: int = Field(200, ge=100, le=600)
+    ocr_workers: int = Field(0, ge=0, le=64)  # pages read in parallel; 0 = one per CPU core
+    ocr_min_confidence: float = Field(0.6, ge=0.0, le=1.0)  # below: reported, not indexed
+    ocr_timeout_seconds: float = Field(300.0, gt=0)  # per page
+    ocr_cache_dir: Path | None = None  # default DATA_DIR/ocr-cache
+    tesseract_cmd: str = "tesseract"
+
+    @property
+    def resolved_ocr_cache_dir(self) -> Path:
+        if self.ocr_cache_dir is None:
+            return self.data_dir / "ocr-cache"
+        folder = self.ocr_cache_dir.expanduser()
+        return folder if folder.is_absolute() else PROJECT_ROOT / folder
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:

@@ -100,6 +100,8 @@ def to_source(chunk: RetrievedChunk) -> Source:
             page_label=chunk.page_label,
             page_number=chunk.page,
             title=chunk.title or None,
+            ocr=chunk.ocr,
+            ocr_confidence=chunk.ocr_confidence,
         ),
     )
 

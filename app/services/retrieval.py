@@ -51,6 +51,8 @@ class RetrievedChunk:
     dense_rank: int | None = None
     lexical_rank: int | None = None
     fused: float = 0.0
+    ocr: bool = False  # the page was read by OCR from a scan
+    ocr_confidence: float | None = None
 
     @property
     def similarity(self) -> float:
@@ -74,6 +76,8 @@ def _chunk(fields: dict[str, Any], text: str, distance: float, **ranks: Any) -> 
         value = fields.get(name, default)
         return value.decode() if isinstance(value, bytes) else str(value)
 
+    ocr = get("ocr", "0") not in ("", "0", "False", "false")
+
     return RetrievedChunk(
         node_id=get(ChunkField.ID.value),
         text=text,
@@ -87,6 +91,8 @@ def _chunk(fields: dict[str, Any], text: str, distance: float, **ranks: Any) -> 
         chunk_type=get("chunk_type", "text"),
         distance=distance,
         **ranks,
+        ocr=ocr,
+        ocr_confidence=float(get("ocr_confidence", "0") or 0) if ocr else None,
     )
 
 
@@ -170,7 +176,10 @@ class Retriever:
             .scorer("BM25")
             .verbatim()
             .paging(0, k)
-            .return_fields(*[f.value for f in ChunkField if f is not ChunkField.VECTOR], "title")
+            .return_fields(
+                *[f.value for f in ChunkField if f is not ChunkField.VECTOR],
+                *("title", "ocr", "ocr_confidence"),
+            )
             .dialect(2)
         )
         result = await self._index.search(query)
