@@ -1,9 +1,10 @@
 """``python -m evaluation.cli`` (``make eval``): retrieval quality and threshold calibration.
 
 Indexes the eval courses under their own key prefix (first run embeds, later runs skip unchanged
-files), asks every labelled question through the server's ``Retriever``, prints hit@k / MRR tables
-and the RAG_DISTANCE_THRESHOLD × RAG_TOP_K sweep, and writes ``report.json``, ``summary.md`` and
-plots to ``--out``. Exit codes: 0 done, 2 nothing could be done (no Redis Stack, bad arguments).
+files), asks every labelled question through the server's ``CourseRetriever``, prints hit@k / MRR
+tables and the RAG_DISTANCE_THRESHOLD × RAG_TOP_K sweep, and writes ``report.json``,
+``summary.md`` and plots to ``--out``. Exit codes: 0 done, 2 nothing could be done (no Redis
+Stack, bad arguments).
 """
 
 from __future__ import annotations

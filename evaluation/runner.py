@@ -1,11 +1,12 @@
-"""Ask every labelled question through the server's own ``Retriever`` and keep what came back.
+"""Ask every labelled question through the server's own ``CourseRetriever`` and keep what came back.
 
 Nothing here re-implements retrieval: the retriever, vector store, search index and embedding are
-built exactly as ``app.main.build_services`` builds them, only on the eval key prefix. Each
+built exactly as ``app.main.build_services`` builds them, only on the eval key prefix, and the
+question goes in as the server's ``QueryBundle`` (text plus its one embedding). Each
 question is asked once per ``top_k`` of interest and once with a deep list (``depth``), with the
-threshold switched off (every candidate kept), so thresholds can be swept offline. Asking per
-``top_k`` matters for hybrid retrieval: its candidate pools grow with ``top_k`` (4 × k dense + 4 × k
-BM25 before fusion), so the top 3 of a top-20 request is not always what ``RAG_TOP_K=3`` serves.
+postprocessors left out (the distance cut is what the sweep varies), so thresholds can be swept
+offline. Asking per ``top_k`` matters for hybrid retrieval: its candidate pools grow once ``top_k``
+exceeds the fixed pool, so the top 3 of a deep request is not always what ``RAG_TOP_K=3`` serves.
 """
 
 from __future__ import annotations
@@ -16,14 +17,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from llama_index.core.schema import NodeWithScore, QueryBundle
 from redisvl.index import AsyncSearchIndex
 
 from app.core.config import Settings
 from app.core.embeddings import build_embedding
 from app.core.knowledge import build_vector_store, chunk_schema
 from app.core.redis import aensure_search_module, async_client, sync_client
+from app.rag import nodes as node_facts
+from app.rag.legs import ChunkIndex
+from app.rag.retriever import CourseRetriever
+from app.rag.scope import CourseScope
 from app.services.lexical import normalize_question
-from app.services.retrieval import RetrievedChunk, Retriever
 from evaluation.dataset import Question
 
 Mode = Literal["dense", "hybrid"]
@@ -44,14 +49,14 @@ class Hit:
     chunk_type: str
 
     @classmethod
-    def of(cls, chunk: RetrievedChunk) -> Hit:
+    def of(cls, node: NodeWithScore) -> Hit:
         return cls(
-            chunk.filename,
-            chunk.page,
-            round(chunk.distance, 6),
-            chunk.dense_rank,
-            chunk.lexical_rank,
-            chunk.chunk_type,
+            node_facts.meta(node, "filename"),
+            node_facts.page_number(node),
+            round(node_facts.distance(node), 6),
+            node_facts.rank(node, "dense"),
+            node_facts.rank(node, "lexical"),
+            node_facts.meta(node, "chunk_type", "text"),
         )
 
 
@@ -106,7 +111,7 @@ async def run_questions(
         embedding = await asyncio.to_thread(build_embedding, settings)
         store = await asyncio.to_thread(build_vector_store, settings, sync, client)
         index = AsyncSearchIndex(chunk_schema(settings), redis_client=client)
-        retriever = Retriever(store, index, settings.rag_top_k, KEEP_ALL, True, timeout)
+        chunks = ChunkIndex(store, index)
         ks = sorted({*top_ks, depth})
         runs: dict[Mode, list[QuestionRun]] = {mode: [] for mode in modes}
         embed_seconds = retrieve_seconds = 0.0
@@ -114,15 +119,17 @@ async def run_questions(
             started = time.perf_counter()
             vector = await embedding.aget_query_embedding(normalize_question(question.question))
             embed_seconds += time.perf_counter() - started
+            scope = CourseScope(question.course_id)
             for mode in modes:
                 run = QuestionRun(question, mode)
                 for k in ks:
+                    retriever = CourseRetriever(chunks, scope, k, mode == "hybrid", timeout)
                     started = time.perf_counter()
-                    result = await retriever.retrieve(
-                        vector, question.question, question.course_id, k, KEEP_ALL, mode == "hybrid"
+                    nodes = await retriever.aretrieve(
+                        QueryBundle(query_str=question.question, embedding=vector)
                     )
                     retrieve_seconds += time.perf_counter() - started
-                    run.lists[k] = [Hit.of(c) for c in result.candidates]
+                    run.lists[k] = [Hit.of(node) for node in nodes]
                 runs[mode].append(run)
         requests = len(questions) * len(modes) * len(ks)
         return runs, RunTiming(embed_seconds, retrieve_seconds, requests)

@@ -1,6 +1,6 @@
 """The retrieval eval and its notebook, on the sample course (about 70 chunks, so it stays fast).
 
-Runs against the real Redis Stack, the real ``Retriever`` and the local embedding model, on the
+Runs against the real Redis Stack, the real ``CourseRetriever`` and the local embedding model, on the
 session's sample index (``sample_index`` in conftest). The quality floors sit below what was
 measured on 2026-11-25 (hit@1 .955, hit@5 .970-.985, MRR .960-.973, dense and hybrid), leaving room
 for HNSW noise but not for a retrieval that stopped finding the right page.
