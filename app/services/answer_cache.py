@@ -54,7 +54,7 @@ class CachedAnswers:
             hit.response,
             "cache",
             float(meta.get("threshold", self._threshold)),
-            nodes=tuple(_node(item) for item in meta.get("nodes", [])),
+            nodes=tuple(restore_node(item) for item in meta.get("nodes", [])),
             retrieved=int(meta.get("documents_retrieved", 0)),
             used=int(meta.get("documents_used", 0)),
             model=meta.get("model"),
@@ -66,7 +66,7 @@ class CachedAnswers:
         if not answer.grounded:
             return False
         metadata = {
-            "nodes": [{"node": n.node.to_dict(), "score": n.score} for n in answer.nodes],
+            "nodes": [stored_node(n) for n in answer.nodes],
             "model": answer.model,
             "threshold": answer.threshold,
             "documents_retrieved": answer.retrieved,
@@ -82,5 +82,10 @@ class CachedAnswers:
         return True
 
 
-def _node(item: dict[str, Any]) -> NodeWithScore:
+def stored_node(node: NodeWithScore) -> dict[str, Any]:
+    """A cited chunk as the cache keeps it: the whole node (metadata, retrieval facts, text)."""
+    return {"node": node.node.to_dict(), "score": node.score}
+
+
+def restore_node(item: dict[str, Any]) -> NodeWithScore:
     return NodeWithScore(node=TextNode.from_dict(item["node"]), score=item.get("score"))
