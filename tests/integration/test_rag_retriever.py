@@ -63,7 +63,7 @@ async def chunks(
                 "page_label": str(i + 1),
                 "position": 1,
                 "chunk_type": kind,
-            },  # fmt: skip
+            },
         )
         for i, ((course, kind, text), vector) in enumerate(zip(CHUNKS, vectors, strict=True))
     ]
@@ -115,7 +115,7 @@ async def test_lexical_hits_outside_the_dense_list_are_read_with_their_distance(
             text=f"Catatan {i}.",
             embedding=[v + i * 1e-4 for v in near],
             metadata={**meta, "position": i},
-        )  # fmt: skip
+        )
         for i in range(1, 23)
     ]
     wall = TextNode(id_="net_c:m:2:1", text=text, embedding=far, metadata={**meta, "position": 1})
