@@ -66,7 +66,7 @@ NOTES: dict[tuple[type[BaseModel], str], str] = {
     (m.SourceMetadata, "score"): "cosine similarity, `1 - vector_distance`",
     (m.SourceMetadata, "page_label"): "the PDF's own page label (roman numerals, custom labels)",
     (m.SourceMetadata, "page_number"): "physical page in the file, 1-based",
-    (m.ResponseMetadata, "timings_ms"): "consecutive laps of the turn: context, embed, cache, retrieval, prompt, llm_first_token, llm_stream, ...",
+    (m.ResponseMetadata, "timings_ms"): "consecutive laps of the turn: context, (condense,) embed, cache, retrieval, postprocess, prompt, llm_first_token, llm_stream, cache_store, (personalize)",
     (m.ResponseMetadata, "condensed_query"): "the standalone question a follow-up was rewritten to",
     (m.ResponseMetadata, "cache_distance"): "distance to the cached question on a cache hit",
     (m.UsageItem, "counted"): "the server reported no usage (llama.cpp); tokens were counted by us",
