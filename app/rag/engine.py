@@ -106,7 +106,7 @@ class CourseQueryEngine:
     async def aretrieve(
         self, query: QueryBundle, scope: CourseScope, clock: Stopwatch
     ) -> Retrieval:
-        retrieved = await self.retriever(scope).aretrieve(query)
+        retrieved = await self.retriever(scope).aretrieve_uninstrumented(query)
         clock.lap("retrieval")
         nodes = await apply_chain(self._chain, list(retrieved), query)
         clock.lap("postprocess")

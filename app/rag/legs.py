@@ -93,10 +93,11 @@ class ChunkIndex:
     def __init__(self, store: RedisVectorStore, index: AsyncSearchIndex) -> None:
         self.store = store
         self.search_index = index
+        self._dense: list[Leg] = [DenseLeg(store)]
+        self._hybrid: list[Leg] = [*self._dense, LexicalLeg(index)]
 
     def legs(self, lexical: bool) -> list[Leg]:
-        dense: Leg = DenseLeg(self.store)
-        return [dense, LexicalLeg(self.search_index)] if lexical else [dense]
+        return self._hybrid if lexical else self._dense
 
     async def load(
         self, node_ids: Sequence[str], vector: Sequence[float]

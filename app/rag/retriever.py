@@ -79,6 +79,15 @@ class CourseRetriever(BaseRetriever):
         raise NotImplementedError("CourseRetriever is async only: use aretrieve()")
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return await self.aretrieve_uninstrumented(query_bundle)
+
+    async def aretrieve_uninstrumented(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        """``aretrieve`` without LlamaIndex's instrumentation span and events.
+
+        They cost more Python time per question than the retrieval's own work (a signature bind,
+        uuids and pydantic event models around a 384-float query), and nothing here listens to
+        them; the query engine calls this. ``aretrieve`` stays the interface for everyone else.
+        """
         if query_bundle.embedding is None:
             raise ValueError("CourseRetriever needs the question's embedding in the QueryBundle")
         async with asyncio.timeout(self._timeout):
