@@ -34,7 +34,8 @@ class QueryExpander(Protocol):
     """More queries for the same question, searched with every leg and fused with the first.
 
     Cross-lingual search plugs in here: return the question in the material's language, with its
-    embedding. Each extra query's ranks are recorded as ``<leg><n>_rank`` (n = 1, 2, ...).
+    embedding. Each extra query's ranks are recorded as ``<leg><n>_rank`` (n = 1, 2, ...). The
+    expander bounds its own calls; the retrieval timeout covers the index searches only.
     """
 
     async def expand(self, query: QueryBundle, scope: CourseScope) -> Sequence[QueryBundle]: ...
@@ -90,10 +91,10 @@ class CourseRetriever(BaseRetriever):
         """
         if query_bundle.embedding is None:
             raise ValueError("CourseRetriever needs the question's embedding in the QueryBundle")
+        queries = [query_bundle]
+        if self._expander is not None:  # it bounds its own calls (an LLM may translate)
+            queries += await self._expander.expand(query_bundle, self._scope)
         async with asyncio.timeout(self._timeout):
-            queries = [query_bundle]
-            if self._expander is not None:
-                queries += await self._expander.expand(query_bundle, self._scope)
             if len(queries) == 1 and len(self._legs) == 1:
                 return self._only(
                     await self._legs[0].search(query_bundle, self._filters, self._top_k)
