@@ -1,9 +1,9 @@
 """The semantic cache as a stage of the turn: a prepared answer before the query engine runs, and
 the engine's grounded answers stored after it.
 
-An entry keeps the answer with the chunks it cites, as LlamaIndex nodes, so a cached answer
-reaches the edge in the same shape as a fresh one. The cache is an optimisation: a Redis failure
-on lookup answers fresh, on store keeps the answer, and neither fails the turn.
+An entry keeps the answer with the chunks it cites, restored as LlamaIndex nodes, so a cached
+answer reaches the edge in the same shape as a fresh one. The cache is an optimisation: a Redis
+failure on lookup answers fresh, on store keeps the answer, and neither fails the turn.
 """
 
 from __future__ import annotations
@@ -83,9 +83,28 @@ class CachedAnswers:
 
 
 def stored_node(node: NodeWithScore) -> dict[str, Any]:
-    """A cited chunk as the cache keeps it: the whole node (metadata, retrieval facts, text)."""
-    return {"node": node.node.to_dict(), "score": node.score}
+    """A cited chunk as the cache keeps it: its id, text and metadata (retrieval facts included).
+
+    Not the whole serialized node: a hit restores up to five of these before the answer goes out,
+    and this form is read in a third of the time.
+    """
+    inner = node.node
+    return {
+        "id": inner.node_id,
+        "text": inner.get_content(),
+        "metadata": inner.metadata,
+        "hidden_llm": inner.excluded_llm_metadata_keys,
+        "hidden_embed": inner.excluded_embed_metadata_keys,
+        "score": node.score,
+    }
 
 
 def restore_node(item: dict[str, Any]) -> NodeWithScore:
-    return NodeWithScore(node=TextNode.from_dict(item["node"]), score=item.get("score"))
+    node = TextNode(
+        id_=item["id"],
+        text=item["text"],
+        metadata=item["metadata"],
+        excluded_llm_metadata_keys=list(item.get("hidden_llm", [])),
+        excluded_embed_metadata_keys=list(item.get("hidden_embed", [])),
+    )
+    return NodeWithScore(node=node, score=item.get("score"))
