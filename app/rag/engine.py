@@ -90,17 +90,11 @@ class CourseQueryEngine:
         """What writes this course's answers (model and prompt version): part of the cache scope."""
         return f"{self._synthesizer.model_name}:{self.prompt_for(scope).version}"
 
-    def retriever(
-        self, scope: CourseScope, top_k: int | None = None, hybrid: bool | None = None
-    ) -> CourseRetriever:
+    def retriever(self, scope: CourseScope) -> CourseRetriever:
+        """A retriever bound to this question's scope (built per question: it is cheap)."""
         config = self._config
         return CourseRetriever(
-            self._chunks,
-            scope,
-            top_k or config.top_k,
-            config.hybrid if hybrid is None else hybrid,
-            config.timeout,
-            self._expander,
+            self._chunks, scope, config.top_k, config.hybrid, config.timeout, self._expander
         )
 
     async def aretrieve(

@@ -72,10 +72,6 @@ class CourseRetriever(BaseRetriever):
         self._timeout = timeout
         self._expander = expander
 
-    @property
-    def scope(self) -> CourseScope:
-        return self._scope
-
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         raise NotImplementedError("CourseRetriever is async only: use aretrieve()")
 

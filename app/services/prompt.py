@@ -19,7 +19,7 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.schema import NodeWithScore
 
 from app.core.schema import ChunkField
-from app.rag.nodes import page_label, text_of
+from app.rag.nodes import meta, page_label, text_of
 
 TAGS = ("source", "history", "student", "answer")
 _TAG_START = re.compile(r"<(?=\s*/?\s*(?:" + "|".join(TAGS) + r")(?![\w-]))", re.IGNORECASE)
@@ -118,7 +118,7 @@ def format_sources(nodes: Sequence[NodeWithScore], max_chars: int) -> str:
     blocks: list[str] = []
     for i, node in enumerate(nodes, 1):
         text = text_of(node)[:max_chars]
-        filename = attribute(str(node.node.metadata.get(ChunkField.FILENAME.value, "")))
+        filename = attribute(meta(node, ChunkField.FILENAME.value))
         attrs = f'id="{i}" file="{filename}" page="{attribute(page_label(node))}"'
         blocks.append(f"<source {attrs}>\n{quote(text)}\n</source>")
     return "\n".join(blocks)
