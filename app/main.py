@@ -46,12 +46,11 @@ from app.db.engine import create_engine, run_migrations
 from app.db.recorder import TurnRecorder
 from app.db.repository import ChatRepository
 from app.protocol.errors import ProtocolError
+from app.services.assembly import build_chat_service
 from app.services.cache import AnswerCache, build_semantic_cache, close_semantic_cache
-from app.services.chat import ChatModels, ChatService
 from app.services.history import ConversationSource
-from app.services.llm import LlamaCppPromptCounter, build_llm
+from app.services.llm import LlamaCppPromptCounter
 from app.services.presence import Presence
-from app.services.retrieval import Retriever
 from app.services.stats import TurnStats
 from app.services.versions import VersionReader
 from app.state import Services
@@ -97,9 +96,6 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     embedding = await asyncio.to_thread(build_embedding, settings)
     store = await asyncio.to_thread(build_vector_store, settings, knowledge_sync, knowledge)
     index = AsyncSearchIndex(chunk_schema(settings), redis_client=knowledge)
-    retriever = Retriever(
-        store, index, settings.rag_top_k, settings.distance_threshold, settings.rag_hybrid, timeout
-    )
 
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.openai_timeout_seconds, connect=5.0),
@@ -110,11 +106,6 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     if settings.uses_local_llm:  # llama.cpp streams no usage; its tokenizer counts exactly
         root = f"http://{settings.local_llm_host}:{settings.local_llm_port}"
         counter = LlamaCppPromptCounter(http, root, settings.openai_timeout_seconds)
-    models = ChatModels(
-        answer=build_llm(settings, settings.model_comprehensive, http),
-        personalize=build_llm(settings, settings.model_personalized, http),
-        counter=counter,
-    )
     answer_cache = None
     if settings.cache_enabled:
         name = f"{settings.key_prefix}-answers-{KnowledgeKeys.from_settings(settings).slug}"
@@ -148,14 +139,18 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         settings.database_timeout_seconds,
     )
     versions = VersionReader(knowledge, KnowledgeKeys.from_settings(settings), timeout)
-    chat = ChatService(
+    chat = build_chat_service(
         settings,
-        embedding,
-        retriever,
-        models,
-        versions,
-        ConversationSource(repository, settings.history_turns, settings.database_timeout_seconds),
-        answer_cache,
+        embedding=embedding,
+        store=store,
+        index=index,
+        http=http,
+        counter=counter,
+        versions=versions,
+        conversations=ConversationSource(
+            repository, settings.history_turns, settings.database_timeout_seconds
+        ),
+        cache=answer_cache,
     )
     await _check_llm(settings, http)
     return Services(

@@ -23,10 +23,10 @@ from typing import Any
 
 import httpx
 from llama_index.core.base.llms.types import ChatMessage
+from llama_index.core.schema import NodeWithScore, TextNode
 
 from app.core.config import get_settings
 from app.services.prompt import answer_messages
-from app.services.retrieval import RetrievedChunk
 from app.teaching.guided_prompt import guard_reply, with_guided_system
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,20 +43,19 @@ YES or NO."""
 PAGE = re.compile(r"\b(?:hal\.?|halaman|p\.|page)\s*\d+", re.IGNORECASE)
 
 
-def chunk(item: dict[str, Any]) -> RetrievedChunk:
-    return RetrievedChunk(
-        node_id=item["id"],
-        text=item["source"],
-        course_id="bench",
-        material_id="exercises",
-        filename="latihan.pdf",
-        title="Latihan",
-        page=int(item["page"]),
-        page_label=item["page"],
-        position=1,
-        chunk_type="text",
-        distance=0.1,
-    )
+def chunk(item: dict[str, Any]) -> NodeWithScore:
+    """An exercise page as the retriever hands it to the prompt."""
+    metadata = {
+        "course_id": "bench",
+        "material_id": "exercises",
+        "filename": "latihan.pdf",
+        "title": "Latihan",
+        "page": int(item["page"]),
+        "page_label": str(item["page"]),
+        "position": 1,
+        "chunk_type": "text",
+    }
+    return NodeWithScore(node=TextNode(id_=item["id"], text=item["source"], metadata=metadata))
 
 
 def chat(

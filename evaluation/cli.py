@@ -1,7 +1,7 @@
 """``python -m evaluation.cli`` (``make eval``): retrieval quality and threshold calibration.
 
 Indexes the eval courses under their own key prefix (first run embeds, later runs skip unchanged
-files), asks every labelled question through the server's ``Retriever``, prints hit@k / MRR by
+files), asks every labelled question through the server's ``CourseRetriever``, prints hit@k / MRR by
 kind with the dev and held-out splits side by side, the refusals of the current "not covered"
 rule, the RAG_DISTANCE_THRESHOLD × RAG_TOP_K sweep (on dev and legacy questions only), and writes
 ``report.json``, ``summary.md`` and plots to ``--out``. While tuning, run with ``--split dev``: the

@@ -51,7 +51,7 @@ class Corpus:
 
 def load_corpus(chunk_words: int | None) -> Corpus:
     from app.core.config import get_settings
-    from app.services.retrieval import NOT_ANSWERS
+    from app.rag.scope import NOT_ANSWERS
     from evaluation.dataset import SET_NAMES, corpus_courses, load_questions, sample_courses
     from ingest.pipeline import plan_chunks
 

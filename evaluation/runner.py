@@ -1,7 +1,8 @@
-"""Ask every labelled question through the server's own ``Retriever`` and keep what came back.
+"""Ask every labelled question through the server's own ``CourseRetriever`` and keep what came back.
 
 Nothing here re-implements retrieval: the retriever, vector store, search index and embedding are
-built exactly as ``app.main.build_services`` builds them, only on the eval key prefix. Each
+built exactly as ``app.main.build_services`` builds them, only on the eval key prefix, and the
+question goes in as the server's ``QueryBundle`` (text plus its one embedding). Each
 question is asked once per ``top_k`` of interest and once with a deep list (``depth``), with the
 threshold switched off (every candidate kept), so thresholds can be swept offline. Asking per
 ``top_k`` matters for hybrid retrieval: its candidate pools may grow with ``top_k``, so the top 3 of
@@ -20,14 +21,18 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
+from llama_index.core.schema import NodeWithScore, QueryBundle
 from redisvl.index import AsyncSearchIndex
 
 from app.core.config import Settings
 from app.core.embeddings import build_embedding
 from app.core.knowledge import build_vector_store, chunk_schema
 from app.core.redis import aensure_search_module, async_client, sync_client
+from app.rag import nodes as node_facts
+from app.rag.legs import ChunkIndex
+from app.rag.retriever import CourseRetriever
+from app.rag.scope import CourseScope
 from app.services.lexical import normalize_question
-from app.services.retrieval import RetrievedChunk, Retriever
 from evaluation.dataset import Question
 
 Mode = Literal["dense", "hybrid"]
@@ -51,14 +56,14 @@ class Hit:
     chunk_type: str
 
     @classmethod
-    def of(cls, chunk: RetrievedChunk) -> Hit:
+    def of(cls, node: NodeWithScore) -> Hit:
         return cls(
-            chunk.filename,
-            chunk.page,
-            round(chunk.distance, 6),
-            chunk.dense_rank,
-            chunk.lexical_rank,
-            chunk.chunk_type,
+            node_facts.meta(node, "filename"),
+            node_facts.page_number(node),
+            round(node_facts.distance(node), 6),
+            node_facts.rank(node, "dense"),
+            node_facts.rank(node, "lexical"),
+            node_facts.meta(node, "chunk_type", "text"),
         )
 
 
@@ -97,7 +102,7 @@ class RunTiming:
 
 @asynccontextmanager
 async def server_retriever(settings: Settings) -> AsyncIterator[Search]:
-    """The server's ``Retriever`` on ``settings``' index, as a :data:`Search`.
+    """The server's ``CourseRetriever`` on ``settings``' index, as a :data:`Search`.
 
     The question is embedded once (normalised as the server does) and reused for every request.
     """
@@ -110,7 +115,7 @@ async def server_retriever(settings: Settings) -> AsyncIterator[Search]:
         embedding = await asyncio.to_thread(build_embedding, settings)
         store = await asyncio.to_thread(build_vector_store, settings, sync, client)
         index = AsyncSearchIndex(chunk_schema(settings), redis_client=client)
-        retriever = Retriever(store, index, settings.rag_top_k, KEEP_ALL, True, timeout)
+        chunks = ChunkIndex(store, index)
         vectors: dict[str, list[float]] = {}
 
         async def search(question: str, course_id: str, k: int, mode: Mode) -> list[Hit]:
@@ -118,10 +123,13 @@ async def server_retriever(settings: Settings) -> AsyncIterator[Search]:
                 vectors[question] = await embedding.aget_query_embedding(
                     normalize_question(question)
                 )
-            result = await retriever.retrieve(
-                vectors[question], question, course_id, k, KEEP_ALL, mode == "hybrid"
+            retriever = CourseRetriever(
+                chunks, CourseScope(course_id), k, mode == "hybrid", timeout
             )
-            return [Hit.of(c) for c in result.candidates]
+            nodes = await retriever.aretrieve(
+                QueryBundle(query_str=question, embedding=vectors[question])
+            )
+            return [Hit.of(node) for node in nodes]
 
         yield search
     finally:

@@ -210,6 +210,20 @@ class Settings(BaseSettings):
         folder = self.ocr_cache_dir.expanduser()
         return folder if folder.is_absolute() else PROJECT_ROOT / folder
 
+    # --- Query pipeline: node postprocessors after retrieval (app/rag/chain.py) ------------------
+    # Comma-separated, in order: registered names or dotted import paths of LlamaIndex
+    # BaseNodePostprocessors (rerankers included). Keep distance_cutoff first, prompt_budget last.
+    rag_postprocessors: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["distance_cutoff", "prompt_budget"], min_length=1
+    )
+
+    @field_validator("rag_postprocessors", mode="before")
+    @classmethod
+    def _split_postprocessors(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:

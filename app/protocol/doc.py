@@ -70,7 +70,7 @@ NOTES: dict[tuple[type[BaseModel], str], str] = {
     (m.SourceMetadata, "page_number"): "physical page in the file, 1-based",
     (m.SourceMetadata, "ocr"): "`true` when the page is a scan whose text was read by OCR (show it: the text may hold misread characters)",
     (m.SourceMetadata, "ocr_confidence"): "OCR's confidence in that page, 0–1 (`null` unless `ocr`)",
-    (m.ResponseMetadata, "timings_ms"): "consecutive laps of the turn: context, embed, cache, retrieval, prompt, llm_first_token, llm_stream, ...",
+    (m.ResponseMetadata, "timings_ms"): "consecutive laps of the turn: context, (condense,) embed, cache, retrieval, postprocess, prompt, llm_first_token, llm_stream, cache_store, (personalize)",
     (m.ResponseMetadata, "condensed_query"): "the standalone question a follow-up was rewritten to",
     (m.ResponseMetadata, "cache_distance"): "distance to the cached question on a cache hit",
     (m.UsageItem, "counted"): "the server reported no usage (llama.cpp); tokens were counted by us",

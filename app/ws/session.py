@@ -36,9 +36,10 @@ from app.protocol.messages import (
     Pong,
 )
 from app.protocol.parse import parse_client_message
-from app.services.chat import TurnRequest
+from app.services.turn import TurnRequest
 from app.state import Services
 from app.teaching.feedback import feedback_frame
+from app.ws.sources import to_sources
 from app.ws.stream import PhraseBuffer, StreamState, build_response, stream_events
 
 log = logging.getLogger(__name__)
@@ -298,7 +299,7 @@ class ChatSession:
             chatroom_id=turn.chatroom_id,
             query=turn.query,
             answer=result.response if result and status == "completed" else state.text,
-            sources=[s.model_dump() for s in result.sources] if result else [],
+            sources=[s.model_dump() for s in to_sources(result.sources)] if result else [],
             cached=bool(result and result.cached),
             personalized=bool(result and result.personalized),
             response_source=result.response_source if result else "none",

@@ -3,7 +3,7 @@
 The students set is asked here on its sample-course questions only (the corpus PDFs would take
 minutes to ingest); its labels are checked against all the material in tests/unit/test_eval_sets.py.
 
-Runs against the real Redis Stack, the real ``Retriever`` and the local embedding model, on the
+Runs against the real Redis Stack, the real ``CourseRetriever`` and the local embedding model, on the
 session's sample index (``sample_index`` in conftest). The quality floors sit below what was
 measured on 2026-11-25 (hit@1 .955, hit@5 .970-.985, MRR .960-.973, dense and hybrid), leaving room
 for HNSW noise but not for a retrieval that stopped finding the right page.
