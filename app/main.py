@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from redisvl.index import AsyncSearchIndex
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.api import profile, status, ws
+from app.api import courses, profile, rooms, stats, status, whoami, ws
 from app.core.config import Settings, get_settings
 from app.core.embeddings import build_embedding
 from app.core.knowledge import KnowledgeKeys, build_vector_store, chunk_schema
@@ -39,6 +39,7 @@ from app.services.retrieval import Retriever
 from app.services.stats import TurnStats
 from app.services.versions import VersionReader
 from app.state import Services
+from app.web import routes as web
 
 log = logging.getLogger(__name__)
 OUTBOX_DRAIN_SECONDS = 5.0
@@ -196,6 +197,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(ws.router)
     app.include_router(status.router)
     app.include_router(profile.router)
+    app.include_router(courses.router)
+    app.include_router(rooms.router)
+    app.include_router(stats.router)
+    app.include_router(whoami.router)
+    web.mount(app)
 
     @app.get("/health", include_in_schema=True)
     async def health() -> dict[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -124,6 +124,7 @@ class Ingestor:
         self, course: Course, prune: bool = False, force: bool = False
     ) -> list[FileResult]:
         records = self._writer.records(course.course_id)
+        self._writer.save_course(course.course_id, course.title, course.language)
         results = [
             self._ingest_file(course, m, records.get(m.filename), force) for m in course.materials
         ]
@@ -157,6 +158,9 @@ class Ingestor:
             and record.pipeline == self._version
             and record.status == FileStatus.OK
         ):
+            described = replace(record, title=material.title, path=str(material.path.resolve()))
+            if described != record:  # a new title in course.yaml, or the folder moved
+                self._writer.save_record(course.course_id, described)
             result = FileResult(
                 course.course_id,
                 material.filename,
@@ -188,6 +192,8 @@ class Ingestor:
                     result.pages,
                     result.chunks,
                     time.time(),
+                    material.title,
+                    str(material.path.resolve()),
                 ),
             )
         result.seconds = time.perf_counter() - started

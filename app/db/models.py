@@ -106,3 +106,4 @@ class Turn(SQLModel, table=True):
     language: str | None = Field(default=None, sa_type=String(LANGUAGE_LEN))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
     error_code: str | None = Field(default=None, sa_type=String(ERROR_CODE_LEN))
+    first_chunk_ms: float | None = None  # time to the first chat_chunk; None: none was sent

@@ -100,3 +100,4 @@ class TurnRecord(BaseModel):
     language: str | None = Field(default=None, max_length=LANGUAGE_LEN)
     created_at: UtcDatetime = Field(default_factory=utcnow)
     error_code: str | None = Field(default=None, max_length=ERROR_CODE_LEN)
+    first_chunk_ms: float | None = Field(default=None, ge=0.0)

@@ -1,0 +1,29 @@
+"""Time to the first streamed chunk of each turn, for the lecturer dashboard's first-chunk numbers.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-29
+
+Nullable: turns recorded before this column, and turns that never streamed a chunk, have none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0002"
+down_revision: str | Sequence[str] | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("turns", sa.Column("first_chunk_ms", sa.Float(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("turns") as batch:  # SQLite rebuilds the table to drop a column
+        batch.drop_column("first_chunk_ms")
