@@ -3,7 +3,7 @@
 // /static/client/), which owns the socket, keep-alive, reconnects, cancel and resume.
 import { TutorClient, TutorError } from '/static/client/client.js';
 import { applyStatic, bindSwitch, t } from './i18n.js';
-import { establish, forgetUser } from './identity.js';
+import { askUserId, establish, forgetUser } from './identity.js';
 import { renderMarkdown } from './markdown.js';
 
 const $ = (id) => document.getElementById(id);
@@ -45,23 +45,6 @@ function seconds(ms) {
 }
 
 // --- identity ---------------------------------------------------------------------------------
-function askUserId() {
-  const dialog = $('identify');
-  const input = $('user-id');
-  return new Promise((resolve) => {
-    $('identify-form').addEventListener('submit', function onSubmit(event) {
-      if (!input.checkValidity()) {
-        event.preventDefault();
-        return;
-      }
-      $('identify-form').removeEventListener('submit', onSubmit);
-      resolve(input.value.trim());
-    });
-    dialog.showModal();
-    input.focus();
-  });
-}
-
 function showWho() {
   const who = $('who');
   who.replaceChildren(t('signedInAs', { user: state.identity.userId }));

@@ -52,3 +52,22 @@ export function forgetUser() {
   localStorage.removeItem(USER_KEY);
   sessionStorage.removeItem(SESSION_KEY);
 }
+
+/** Ask for a user id in the page's `#identify` dialog (AUTH_MODE=none only). */
+export function askUserId() {
+  const dialog = document.getElementById('identify');
+  const form = document.getElementById('identify-form');
+  const input = document.getElementById('user-id');
+  return new Promise((resolve) => {
+    form.addEventListener('submit', function onSubmit(event) {
+      if (!input.checkValidity()) {
+        event.preventDefault();
+        return;
+      }
+      form.removeEventListener('submit', onSubmit);
+      resolve(input.value.trim());
+    });
+    dialog.showModal();
+    input.focus();
+  });
+}
