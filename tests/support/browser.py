@@ -6,7 +6,9 @@ that the page ran clean; screenshots go to ``var/test-artifacts/`` (outside git)
 
 from __future__ import annotations
 
+import http.server
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -72,3 +74,31 @@ def watched_page(browser: Browser, viewport: dict[str, int], **context_args: obj
         yield watched
     finally:
         context.close()
+
+
+@contextmanager
+def host_page(html: str) -> Iterator[str]:
+    """Serve ``html`` from its own loopback origin (a course site embedding the widget); yields
+    its URL. A real server, not a routed request: Chromium lets only pages that come from a
+    loopback address load scripts from the loopback test server."""
+    body = html.encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.server_address[1]}/course"
+    finally:
+        server.shutdown()
+        server.server_close()

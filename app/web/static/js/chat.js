@@ -5,6 +5,7 @@ import { TutorClient, TutorError } from '/static/client/client.js';
 import { applyStatic, bindSwitch, t } from './i18n.js';
 import { askUserId, establish, forgetUser } from './identity.js';
 import { renderMarkdown } from './markdown.js';
+import { local } from './storage.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -78,7 +79,7 @@ function fillCourses() {
 async function loadCourses() {
   const { courses } = await state.client.courses();
   state.courses = courses;
-  const wanted = params.get('course_id') || params.get('course') || localStorage.getItem(COURSE_KEY);
+  const wanted = params.get('course_id') || params.get('course') || local.get(COURSE_KEY);
   const known = courses.find((c) => c.course_id === wanted);
   state.courseId = known ? known.course_id : courses[0]?.course_id ?? null;
   fillCourses();
@@ -86,7 +87,7 @@ async function loadCourses() {
 
 async function chooseCourse(courseId) {
   state.courseId = courseId;
-  localStorage.setItem(COURSE_KEY, courseId);
+  local.set(COURSE_KEY, courseId);
   fillCourses();
   state.client.setCourse(courseId);
   startNewChat();

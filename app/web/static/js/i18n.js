@@ -1,6 +1,8 @@
 // Every interface string of the chat page and the dashboard, in Indonesian and English, in one place.
 // The language follows the browser (Indonesian when it prefers `id`) until the user switches.
 
+import { local } from './storage.js';
+
 const STRINGS = {
   id: {
     appTitle: 'Tutor Mata Kuliah',
@@ -171,7 +173,7 @@ export const LANGUAGES = Object.keys(STRINGS);
 const KEY = 'tutor.lang';
 
 function detect() {
-  const saved = localStorage.getItem(KEY);
+  const saved = local.get(KEY);
   if (saved && STRINGS[saved]) return saved;
   const preferred = navigator.languages?.length ? navigator.languages : [navigator.language || 'en'];
   return preferred.some((l) => l.toLowerCase().startsWith('id') || l.toLowerCase().startsWith('ms')) ? 'id' : 'en';
@@ -186,7 +188,7 @@ export function lang() {
 export function setLang(code) {
   if (!STRINGS[code]) return;
   current = code;
-  localStorage.setItem(KEY, code);
+  local.set(KEY, code);
   document.documentElement.lang = code;
   applyStatic();
 }

@@ -3,13 +3,15 @@
 // is exchanged for a short-lived bearer token (POST /auth/session), kept for this tab only, and
 // each WebSocket then gets its own one-time ticket (POST /auth/ticket) inside the client.
 
+import { local, session as tab } from './storage.js';
+
 const USER_KEY = 'tutor.userId';
 const SESSION_KEY = 'tutor.session';
 
 function savedSession() {
   try {
-    const session = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null');
-    return session && session.expiresAt > Date.now() + 5000 ? session : null;
+    const saved = JSON.parse(tab.get(SESSION_KEY) || 'null');
+    return saved && saved.expiresAt > Date.now() + 5000 ? saved : null;
   } catch {
     return null;
   }
@@ -28,7 +30,7 @@ export async function establish(client, askUserId) {
     history.replaceState(null, '', location.pathname + (rest ? `?${rest}` : '') + location.hash);
     const session = await client.exchangeLaunchTicket(ticket);
     const stored = { token: session.token, userId: session.user_id, role: session.role, expiresAt: Date.now() + session.expires_in * 1000 };
-    sessionStorage.setItem(SESSION_KEY, JSON.stringify(stored));
+    tab.set(SESSION_KEY, JSON.stringify(stored));
     return { mode: 'session', userId: session.user_id, role: session.role };
   }
   const session = savedSession();
@@ -41,16 +43,16 @@ export async function establish(client, askUserId) {
     if (me.user_id) return { mode: me.auth_mode, userId: me.user_id, role: me.role };
     throw new Error('Open the tutor from your course page (LMS) to sign in.');
   }
-  let userId = params.get('user_id') || localStorage.getItem(USER_KEY);
+  let userId = params.get('user_id') || local.get(USER_KEY);
   if (!userId) userId = await askUserId();
-  localStorage.setItem(USER_KEY, userId);
+  local.set(USER_KEY, userId);
   client.setIdentity({ userId });
   return { mode: 'none', userId, role: 'staff' };
 }
 
 export function forgetUser() {
-  localStorage.removeItem(USER_KEY);
-  sessionStorage.removeItem(SESSION_KEY);
+  local.remove(USER_KEY);
+  tab.remove(SESSION_KEY);
 }
 
 /** Ask for a user id in the page's `#identify` dialog (AUTH_MODE=none only). */
