@@ -17,7 +17,7 @@ BACKING_ERRORS = (RedisError, SQLAlchemyError, OSError, TimeoutError)
 
 @asynccontextmanager
 async def unavailable_as_503(what: str) -> AsyncIterator[None]:
-    """Turn a failing Redis or database call into ``503 {"detail": "<what> is unavailable ..."}``."""
+    """Turn a failing Redis or database call into a 503 whose detail names ``what``."""
     try:
         yield
     except BACKING_ERRORS as exc:

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.errors import BACKING_ERRORS, unavailable_as_503
@@ -149,4 +149,3 @@ async def stats(
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
     return response
-

@@ -28,4 +28,6 @@ class Me(BaseModel):
 @router.get("/me")
 async def me(request: Request) -> Me:
     claimed = request.headers.get("x-user-id") or request.query_params.get("user_id") or ""
-    return Me(auth_mode="none", user_id=claimed.strip() or None, role="staff", courses=[ALL_COURSES])
+    return Me(
+        auth_mode="none", user_id=claimed.strip() or None, role="staff", courses=[ALL_COURSES]
+    )

@@ -159,7 +159,8 @@ class TurnReports:
                 (
                     await connection.execute(
                         select(
-                            *_counts_columns(), func.count(func.distinct(TURNS.c.user_id)).label("users")
+                            *_counts_columns(),
+                            func.count(func.distinct(TURNS.c.user_id)).label("users"),
                         ).where(*where)
                     )
                 )
@@ -182,7 +183,9 @@ class TurnReports:
                             TURNS.c.model,
                             func.count().label("turns"),
                             func.coalesce(func.sum(TURNS.c.input_tokens), 0).label("input_tokens"),
-                            func.coalesce(func.sum(TURNS.c.output_tokens), 0).label("output_tokens"),
+                            func.coalesce(func.sum(TURNS.c.output_tokens), 0).label(
+                                "output_tokens"
+                            ),
                             func.coalesce(func.sum(TURNS.c.cost_usd), 0.0).label("cost_usd"),
                         )
                         .where(*where, TURNS.c.model.is_not(None))
@@ -210,7 +213,10 @@ class TurnReports:
         totals = Totals(
             **_counts(total_row), users=int(total_row["users"] or 0), **overall.get("", {})
         )
-        days = [DayStats(date=str(r["day"]), **_counts(r), **daily.get(str(r["day"]), {})) for r in day_rows]
+        days = [
+            DayStats(date=str(r["day"]), **_counts(r), **daily.get(str(r["day"]), {}))
+            for r in day_rows
+        ]
         models = [
             ModelStats(
                 model=str(r["model"]),
@@ -255,9 +261,9 @@ class TurnReports:
                 if first_ms is not None:
                     first[key].append(float(first_ms))
         result: dict[str, dict[str, Percentiles]] = {}
-        for key in latency:
+        for key, values in latency.items():
             result[key] = {
-                "latency_ms": _percentiles(sorted(latency[key])),
+                "latency_ms": _percentiles(sorted(values)),
                 "first_chunk_ms": _percentiles(sorted(first.get(key, []))),
             }
         overall = {"": result.pop("", {})}

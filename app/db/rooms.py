@@ -105,7 +105,9 @@ class RoomReader:
             for row in rows
         ]
 
-    async def turns(self, user_id: str, chatroom_id: str, limit: int = 200) -> list[RoomTurn] | None:
+    async def turns(
+        self, user_id: str, chatroom_id: str, limit: int = 200
+    ) -> list[RoomTurn] | None:
         """The room's turns, oldest first; ``None`` when this user has no such room."""
         room = select(ROOMS.c.id).where(
             ROOMS.c.user_id == user_id, ROOMS.c.chatroom_id == chatroom_id

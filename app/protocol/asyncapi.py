@@ -87,9 +87,7 @@ def document() -> dict[str, Any]:
                 "address": "/ws/stream",
                 "title": "Chat stream",
                 "description": "One connection per student and course.",
-                "messages": {
-                    name: {"$ref": f"#/components/messages/{name}"} for name in messages
-                },
+                "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in messages},
                 "bindings": {
                     "ws": {
                         "query": {

@@ -40,7 +40,9 @@ class MaterialInfo(BaseModel):
     filename: str
     pages: int = Field(description="pages in the PDF")
     chunks: int
-    pdf_available: bool = Field(description="GET /materials/{course_id}/{material_id}.pdf serves it")
+    pdf_available: bool = Field(
+        description="GET /materials/{course_id}/{material_id}.pdf serves it"
+    )
 
 
 class CourseInfo(BaseModel):

@@ -10,12 +10,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from websockets.asyncio.server import ServerConnection, serve
-from websockets.datastructures import Headers
-from websockets.http11 import Request, Response
-
-from tests.conftest import Tutor
-from tests.support.scripted_openai import Reply
 from tutor_client import (
     Backoff,
     ChatChunk,
@@ -25,17 +19,27 @@ from tutor_client import (
     ServerUnreachableError,
     TutorClient,
 )
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from tests.conftest import Tutor
+from tests.support.scripted_openai import Reply
 
 pytestmark = pytest.mark.integration
 ANSWER = "Manajemen infrastruktur TI adalah kegiatan merencanakan dan memelihara sumber daya TI."
-CLI = [str(Path(sys.executable).with_name("tutor-chat"))]  # the console script make install puts there
+CLI = [
+    str(Path(sys.executable).with_name("tutor-chat"))
+]  # the console script make install puts there
 
 
 async def test_ask_yields_typed_frames(tutor: Tutor) -> None:
     tutor.llm.script(Reply.from_text(ANSWER, prompt_tokens=100, completion_tokens=15))
     async with TutorClient(tutor.url, user_id="py-student", course_id="course_tik_01") as client:
         assert client.connection is not None and client.connection.course_id == "course_tik_01"
-        events = [e async for e in client.ask("Apa itu manajemen infrastruktur TI?", chatroom_id="py-r1")]
+        events = [
+            e async for e in client.ask("Apa itu manajemen infrastruktur TI?", chatroom_id="py-r1")
+        ]
         pong = await client.ping()
     assert isinstance(events[0], ChatStarted) and isinstance(events[-1], ChatResponse)
     chunks = [e for e in events if isinstance(e, ChatChunk)]
@@ -52,11 +56,15 @@ async def test_cancel_then_ask_again_and_reconnect_after_idle_close(
 ) -> None:
     tutor: Tutor = tutor_factory(ws_idle_timeout_seconds=1.5, stream_flush_interval_ms=0)  # type: ignore[operator]
     tutor.llm.script(
-        Reply.from_text("satu dua tiga empat lima enam tujuh delapan sembilan sepuluh " * 5, delay_s=0.1),
+        Reply.from_text(
+            "satu dua tiga empat lima enam tujuh delapan sembilan sepuluh " * 5, delay_s=0.1
+        ),
         Reply.from_text(ANSWER),
         Reply.from_text(ANSWER),
     )
-    client = TutorClient(tutor.url, user_id="py-cancel", course_id="course_tik_01", ping_interval=60)
+    client = TutorClient(
+        tutor.url, user_id="py-cancel", course_id="course_tik_01", ping_interval=60
+    )
     try:
         seen: list[object] = []
         async for event in client.ask("Apa itu manajemen infrastruktur TI?"):
@@ -81,7 +89,7 @@ async def test_refusals_and_unreachable_servers(tutor: Tutor) -> None:
         await client.connect()
     assert refused.value.code == "UNKNOWN_COURSE"
     dead = TutorClient("http://127.0.0.1:9", user_id="u", backoff=Backoff(initial=0.01, attempts=2))
-    with pytest.raises(ServerUnreachableError, match="127.0.0.1:9"):
+    with pytest.raises(ServerUnreachableError, match=r"127\.0\.0\.1:9"):
         await dead.connect()
 
 
@@ -93,24 +101,49 @@ def test_backoff_grows_and_is_capped() -> None:
 
 
 def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def test_cli_ask_status_and_json(tutor: Tutor) -> None:
     tutor.llm.script(Reply.from_text(ANSWER), Reply.from_text(ANSWER))
-    done = _cli("ask", "Apa itu manajemen infrastruktur TI?", "--user", "cli-student",
-                "--course", "course_tik_01", "--room", "cli-room", "--url", tutor.url)  # fmt: skip
+    done = _cli(
+        "ask",
+        "Apa itu manajemen infrastruktur TI?",
+        "--user",
+        "cli-student",
+        "--course",
+        "course_tik_01",
+        "--room",
+        "cli-room",
+        "--url",
+        tutor.url,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(ANSWER)
     assert "Sources:" in done.stdout and ".pdf, page " in done.stdout
     assert "Tokens:" in done.stdout and "cost $" in done.stdout
-    as_json = _cli("--json", "ask", "Apa saja komponen infrastruktur TI?", "--user", "cli-student",
-                   "--course", "course_tik_01", "--url", tutor.url)  # fmt: skip
+    as_json = _cli(
+        "--json",
+        "ask",
+        "Apa saja komponen infrastruktur TI?",
+        "--user",
+        "cli-student",
+        "--course",
+        "course_tik_01",
+        "--url",
+        tutor.url,
+    )
     assert as_json.returncode == 0, as_json.stderr
     frames = [json.loads(line) for line in as_json.stdout.splitlines()]
     assert frames[0]["type"] == "chat_started" and frames[-1]["type"] == "chat_response"
     status = _cli("status", "--url", tutor.url)
-    assert status.returncode == 0 and "connections:" in status.stdout and "today: 2 questions" in status.stdout
+    assert (
+        status.returncode == 0
+        and "connections:" in status.stdout
+        and "today: 2 questions" in status.stdout
+    )
 
 
 def test_cli_errors_are_clear(tutor: Tutor) -> None:
@@ -137,9 +170,16 @@ async def refusing_server() -> AsyncIterator[str]:
 
 async def test_cli_refused_token(refusing_server: str) -> None:
     proc = await asyncio.create_subprocess_exec(
-        *CLI, "ask", "Apa itu VLAN?", "--token", "not-a-valid-token", "--url", refusing_server,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        *CLI,
+        "ask",
+        "Apa itu VLAN?",
+        "--token",
+        "not-a-valid-token",
+        "--url",
+        refusing_server,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     _, stderr = await asyncio.wait_for(proc.communicate(), timeout=60)
     assert proc.returncode == 4
     assert "refused" in stderr.decode() and "token" in stderr.decode()

@@ -36,9 +36,7 @@ def _answer_lengths_while_streaming(page: Page, timeout_s: float = 30.0) -> list
     return lengths
 
 
-def _ask_and_follow_source(
-    watched: WatchedPage, tutor: Tutor, name: str, page_word: str
-) -> None:
+def _ask_and_follow_source(watched: WatchedPage, tutor: Tutor, name: str, page_word: str) -> None:
     page = watched.page
     tutor.llm.script(Reply.from_text(ANSWER, delay_s=0.06, prompt_tokens=180, completion_tokens=60))
     page.goto(f"{tutor.url}/?user_id=page-student")
@@ -72,6 +70,8 @@ def _ask_and_follow_source(
     assert "#page=" in href and "/materials/course_tik_01/" in href, href
     expect(page.locator(".meta").last).to_contain_text("token")
     watched.screenshot(f"{name}-answer")
+    page.evaluate("window.scrollTo(0, 0)")
+    watched.screenshot(f"{name}-top")
 
     # follow the source link: a new tab opens the PDF at that page
     with page.context.expect_page() as popup_info:

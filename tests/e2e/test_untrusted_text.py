@@ -20,7 +20,9 @@ from tests.support.scripted_openai import Reply, ScriptedOpenAI
 pytestmark = pytest.mark.integration
 
 COURSE = "course_xss"
-PDF_ATTACK = "<img src=x onerror=\"window.__pwned='pdf'\"><script>window.__pwned='pdf-script'</script>"
+PDF_ATTACK = (
+    "<img src=x onerror=\"window.__pwned='pdf'\"><script>window.__pwned='pdf-script'</script>"
+)
 LLM_ATTACK = (
     "Protokol jaringan adalah aturan komunikasi. "
     "<img src=x onerror=\"window.__pwned='llm'\"> "
@@ -39,8 +41,10 @@ def hostile_tutor(
     """A server whose only course has a PDF page full of markup."""
     pdf = make_pdf(
         tmp_path / "courses" / COURSE / "protokol.pdf",
-        [f"Protokol jaringan adalah aturan komunikasi antar perangkat. {PDF_ATTACK} "
-         "TCP dan UDP adalah protokol lapisan transport."],  # fmt: skip
+        [
+            f"Protokol jaringan adalah aturan komunikasi antar perangkat. {PDF_ATTACK} "
+            "TCP dan UDP adalah protokol lapisan transport."
+        ],
     )
     settings = make_settings(
         openai_api_base=scripted_llm.base_url,
@@ -103,7 +107,9 @@ def test_widget_opens_the_chat_page_in_a_panel(
         frame.get_by_test_id("question").fill("Protokol apa di lapisan transport?")
         frame.get_by_test_id("send").click()
         expect(frame.get_by_test_id("answer")).to_contain_text("TCP dan UDP")
-        expect(frame.get_by_test_id("source").first.locator("a")).to_have_attribute("href", f"{url}/materials/{COURSE}/protokol.pdf?user_id=widget-student#page=1")
+        expect(frame.get_by_test_id("source").first.locator("a")).to_have_attribute(
+            "href", f"{url}/materials/{COURSE}/protokol.pdf?user_id=widget-student#page=1"
+        )
         watched.screenshot("widget-phone")
         page.get_by_role("button", name="Close the tutor").click()
         expect(launcher).to_have_attribute("aria-expanded", "false")

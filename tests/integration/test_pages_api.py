@@ -46,7 +46,10 @@ def test_material_pdf_is_served_with_cache_headers(tutor: Tutor) -> None:
     assert part.status_code == 206 and part.content == b"%PDF"
     missing = httpx.get(f"{tutor.url}/materials/course_tik_01/nope.pdf", headers=ME)
     assert missing.status_code == 404 and "nope" in missing.json()["detail"]
-    assert httpx.get(f"{tutor.url}/materials/course_tik_01/..%2Fx.pdf", headers=ME).status_code in (404, 422)
+    assert httpx.get(f"{tutor.url}/materials/course_tik_01/..%2Fx.pdf", headers=ME).status_code in (
+        404,
+        422,
+    )
 
 
 def test_rooms_and_turns_are_the_callers_own(tutor: Tutor) -> None:
@@ -69,21 +72,30 @@ def test_rooms_and_turns_are_the_callers_own(tutor: Tutor) -> None:
     assert rooms[0]["title"] == "Apa itu infrastruktur TI?" and rooms[0]["turns"] == 1
     turns = httpx.get(f"{tutor.url}/rooms/api-room/turns", headers=ME).json()["turns"]
     assert turns[0]["answer"].startswith("Infrastruktur TI") and turns[0]["sources"]
-    assert turns[0]["first_chunk_ms"] is not None and 0 < turns[0]["first_chunk_ms"] <= turns[0]["latency_ms"]
+    assert (
+        turns[0]["first_chunk_ms"] is not None
+        and 0 < turns[0]["first_chunk_ms"] <= turns[0]["latency_ms"]
+    )
     other = {"X-User-Id": "someone-else"}
     assert httpx.get(f"{tutor.url}/users/me/rooms", headers=other).json()["rooms"] == []
     assert httpx.get(f"{tutor.url}/rooms/api-room/turns", headers=other).status_code == 404
 
 
 def test_stats_validation_and_csv(tutor: Tutor) -> None:
-    bad = httpx.get(f"{tutor.url}/api/stats", params={"from": "2026-02-02", "to": "2026-02-01"}, headers=ME)
+    bad = httpx.get(
+        f"{tutor.url}/api/stats", params={"from": "2026-02-02", "to": "2026-02-01"}, headers=ME
+    )
     assert bad.status_code == 422 and "after" in bad.json()["detail"]
-    wide = httpx.get(f"{tutor.url}/api/stats", params={"from": "2020-01-01", "to": "2026-01-01"}, headers=ME)
+    wide = httpx.get(
+        f"{tutor.url}/api/stats", params={"from": "2020-01-01", "to": "2026-01-01"}, headers=ME
+    )
     assert wide.status_code == 422
     body = httpx.get(f"{tutor.url}/api/stats", headers=ME).json()
     assert body["totals"]["questions"] == 0 and body["connections_now"] == 0
     assert body["from"] <= body["to"]
-    csv = httpx.get(f"{tutor.url}/api/stats", params={"format": "csv", "table": "models"}, headers=ME)
+    csv = httpx.get(
+        f"{tutor.url}/api/stats", params={"format": "csv", "table": "models"}, headers=ME
+    )
     assert csv.headers["content-type"].startswith("text/csv")
     assert csv.text.splitlines()[0] == "model,turns,input_tokens,output_tokens,cost_usd"
 
@@ -110,10 +122,15 @@ def test_pages_and_assets_headers(tutor: Tutor) -> None:
     assert vendor.headers["cache-control"] == "public, max-age=31536000, immutable"
     own = httpx.get(f"{tutor.url}/static/js/chat.js")
     assert own.headers["cache-control"] == "no-cache" and own.headers.get("etag")
-    again = httpx.get(f"{tutor.url}/static/js/chat.js", headers={"If-None-Match": own.headers["etag"]})
+    again = httpx.get(
+        f"{tutor.url}/static/js/chat.js", headers={"If-None-Match": own.headers["etag"]}
+    )
     assert again.status_code == 304
     widget = httpx.get(f"{tutor.url}/widget.js")
-    assert widget.headers["content-type"].startswith("text/javascript") and "CourseTutor" in widget.text
+    assert (
+        widget.headers["content-type"].startswith("text/javascript")
+        and "CourseTutor" in widget.text
+    )
     me = httpx.get(f"{tutor.url}/auth/me", headers=ME).json()
     assert me == {"auth_mode": "none", "user_id": "api-student", "role": "staff", "courses": ["*"]}
 
@@ -124,19 +141,26 @@ def test_reingest_describes_files_ingested_before_titles_were_kept(
     settings = make_settings()
     folder = tmp_path / "course_old"
     make_pdf(folder / "bab1.pdf", ["Jaringan komputer menghubungkan perangkat."])
-    (folder / "course.yaml").write_text("title: Jaringan Dasar\nlanguage: id\nmaterials:\n  - file: bab1.pdf\n    title: Bab 1\n")
+    (folder / "course.yaml").write_text(
+        "title: Jaringan Dasar\nlanguage: id\nmaterials:\n  - file: bab1.pdf\n    title: Bab 1\n"
+    )
     ingest_paths(settings, "course_old", [folder])
     writer, client = writer_for(settings)
     try:
         record = writer.records("course_old")["bab1.pdf"]
         assert record.title == "Bab 1" and Path(record.path) == (folder / "bab1.pdf").resolve()
         # a record written by an older ingest: no title, no path
-        client.hset(KnowledgeKeys.from_settings(settings).files("course_old"), "bab1.pdf",
-                    record.to_json().replace('"title": "Bab 1"', '"title": ""').replace(record.path, ""))  # fmt: skip
+        client.hset(
+            KnowledgeKeys.from_settings(settings).files("course_old"),
+            "bab1.pdf",
+            record.to_json().replace('"title": "Bab 1"', '"title": ""').replace(record.path, ""),
+        )
         results = ingest_paths(settings, "course_old", [folder])
         assert [r.action for r in results] == ["unchanged"]  # no re-embedding
         assert writer.records("course_old")["bab1.pdf"] == record
-        assert client.get(KnowledgeKeys.from_settings(settings).course_meta("course_old")) is not None
+        assert (
+            client.get(KnowledgeKeys.from_settings(settings).course_meta("course_old")) is not None
+        )
         writer.drop_course("course_old")
         assert client.get(KnowledgeKeys.from_settings(settings).course_meta("course_old")) is None
     finally:

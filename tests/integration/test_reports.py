@@ -43,23 +43,46 @@ async def _seed(repository: ChatRepository) -> None:
         )
     # day 2: one not covered, one failed, one in another course, one gpt-4o-nano
     await repository.record_turn(
-        _turn(10, created_at=DAY2, response_source="not_covered", model=None, latency_ms=50.0,
-              input_tokens=0, output_tokens=0, total_tokens=0, cost_usd=0.0)
-    )  # fmt: skip
+        _turn(
+            10,
+            created_at=DAY2,
+            response_source="not_covered",
+            model=None,
+            latency_ms=50.0,
+            input_tokens=0,
+            output_tokens=0,
+            total_tokens=0,
+            cost_usd=0.0,
+        )
+    )
     await repository.record_turn(
-        _turn(11, created_at=DAY2, status="failed", latency_ms=9000.0, error_code="SERVICE_UNAVAILABLE")
-    )  # fmt: skip
+        _turn(
+            11,
+            created_at=DAY2,
+            status="failed",
+            latency_ms=9000.0,
+            error_code="SERVICE_UNAVAILABLE",
+        )
+    )
     await repository.record_turn(_turn(12, created_at=DAY2, course_id="course_net_en_01"))
     await repository.record_turn(
-        _turn(13, created_at=DAY2, model="gpt-4o-nano", cost_usd=0.00001, latency_ms=500.0,
-              first_chunk_ms=None)
-    )  # fmt: skip
+        _turn(
+            13,
+            created_at=DAY2,
+            model="gpt-4o-nano",
+            cost_usd=0.00001,
+            latency_ms=500.0,
+            first_chunk_ms=None,
+        )
+    )
     # outside the range
     await repository.record_turn(_turn(20, created_at=DAY1 - timedelta(days=3)))
 
 
 def _query(courses: frozenset[str] | None = frozenset({"course_tik_01"})) -> ReportQuery:
-    return ReportQuery(start=DAY1.replace(hour=0), end=DAY2.replace(hour=0) + timedelta(days=1), course_ids=courses)
+    return ReportQuery(
+        start=DAY1.replace(hour=0), end=DAY2.replace(hour=0) + timedelta(days=1), course_ids=courses
+    )
 
 
 def test_interpolation_matches_percentile_cont() -> None:
@@ -107,10 +130,18 @@ async def test_report_over_all_courses(repository: ChatRepository, db_engine: As
 
 
 async def test_rooms_are_per_user(repository: ChatRepository, db_engine: AsyncEngine) -> None:
-    await repository.record_turn(make_turn(id="a1", chatroom_id="r1", query="Apa itu VLAN?", created_at=DAY1))
-    await repository.record_turn(make_turn(id="a2", chatroom_id="r1", query="Lalu subnet?", created_at=DAY2))
-    await repository.record_turn(make_turn(id="a3", chatroom_id="r2", query="Pusat data?", created_at=DAY1, course_id="c2"))
-    await repository.record_turn(make_turn(id="b1", user_id="bob", chatroom_id="r1", query="Bob's question", created_at=DAY2))  # fmt: skip
+    await repository.record_turn(
+        make_turn(id="a1", chatroom_id="r1", query="Apa itu VLAN?", created_at=DAY1)
+    )
+    await repository.record_turn(
+        make_turn(id="a2", chatroom_id="r1", query="Lalu subnet?", created_at=DAY2)
+    )
+    await repository.record_turn(
+        make_turn(id="a3", chatroom_id="r2", query="Pusat data?", created_at=DAY1, course_id="c2")
+    )
+    await repository.record_turn(
+        make_turn(id="b1", user_id="bob", chatroom_id="r1", query="Bob's question", created_at=DAY2)
+    )
     reader = RoomReader(db_engine, TIMEOUT_S)
     rooms = await reader.rooms("alice")
     assert [r.chatroom_id for r in rooms] == ["r1", "r2"]  # most recent activity first

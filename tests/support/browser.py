@@ -58,7 +58,9 @@ class WatchedPage:
 
 
 @contextmanager
-def watched_page(browser: Browser, viewport: dict[str, int], **context_args: object) -> Iterator[WatchedPage]:
+def watched_page(
+    browser: Browser, viewport: dict[str, int], **context_args: object
+) -> Iterator[WatchedPage]:
     """A fresh browser context (no shared storage) and page that records console errors."""
     context = browser.new_context(viewport=viewport, **context_args)  # type: ignore[arg-type]
     page = context.new_page()

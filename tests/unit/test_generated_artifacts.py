@@ -19,12 +19,16 @@ STATIC = ROOT / "app" / "web" / "static"
 
 def test_asyncapi_document_is_current() -> None:
     committed = (ROOT / "docs" / "asyncapi.yaml").read_text(encoding="utf-8")
-    assert committed == asyncapi.render(), "run: python -m app.protocol.asyncapi > docs/asyncapi.yaml"
+    assert committed == asyncapi.render(), (
+        "run: python -m app.protocol.asyncapi > docs/asyncapi.yaml"
+    )
 
 
 def _refs(node: Any) -> list[str]:
     if isinstance(node, dict):
-        return [v for k, v in node.items() if k == "$ref"] + [r for v in node.values() for r in _refs(v)]
+        return [v for k, v in node.items() if k == "$ref"] + [
+            r for v in node.values() for r in _refs(v)
+        ]
     if isinstance(node, list):
         return [r for v in node for r in _refs(v)]
     return []
@@ -89,5 +93,7 @@ def test_vendored_libraries_are_the_pinned_versions_with_licences() -> None:
     used = {e["dir"] for e in manifest.values() if any(f"/vendor/{e['dir']}/" in p for p in pages)}
     assert used == {e["dir"] for e in manifest.values()}, "a vendored library is not used"
     # no CDN: every script, stylesheet and module import is served from this origin
-    remote = re.compile(r"""(?:src|href)=["']https?://|from\s+["']https?://|import\(["']https?://""")
+    remote = re.compile(
+        r"""(?:src|href)=["']https?://|from\s+["']https?://|import\(["']https?://"""
+    )
     assert not [p[:80] for p in pages if remote.search(p)]

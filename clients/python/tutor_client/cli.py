@@ -54,7 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     for sub_parser in (ask, status):  # also accept the global options after the command
         sub_parser.add_argument("--url", dest="url", default=argparse.SUPPRESS)
         sub_parser.add_argument("--token", dest="token", default=argparse.SUPPRESS)
-        sub_parser.add_argument("--json", dest="json", action="store_true", default=argparse.SUPPRESS)
+        sub_parser.add_argument(
+            "--json", dest="json", action="store_true", default=argparse.SUPPRESS
+        )
     return parser
 
 
@@ -76,8 +78,7 @@ def _print_response(response: ChatResponse, out: TextIO) -> None:
         for n, source in enumerate(response.sources, 1):
             meta = source.metadata
             out.write(
-                f"  {n}. {meta.filename}, page {meta.page_label} "
-                f"(relevance {meta.score:.2f})\n"
+                f"  {n}. {meta.filename}, page {meta.page_label} (relevance {meta.score:.2f})\n"
             )
     usage = response.token_usage
     out.write(

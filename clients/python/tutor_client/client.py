@@ -152,7 +152,9 @@ class TutorClient:
     async def _socket_url(self) -> str:
         params: dict[str, str] = {}
         if self._ticket is not None:
-            params["ticket"] = self._ticket if isinstance(self._ticket, str) else await self._ticket()
+            params["ticket"] = (
+                self._ticket if isinstance(self._ticket, str) else await self._ticket()
+            )
         if self.user_id:
             params["user_id"] = self.user_id
         if self.course_id:
@@ -250,12 +252,13 @@ class TutorClient:
             raise ConnectionLostError("not connected")
         await self._ws.send(json.dumps(frame))
 
-    async def ping(self, timeout: float = 10.0) -> Pong:
+    async def ping(self, wait: float = 10.0) -> Pong:
+        """Send a ``ping``; return the server's ``pong`` (``TimeoutError`` after ``wait`` s)."""
         await self.connect()
         future: asyncio.Future[Pong] = asyncio.get_running_loop().create_future()
         self._pongs.append(future)
         await self._send({"type": "ping"})
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(wait):
             return await future
 
     async def _drop(self) -> None:

@@ -115,6 +115,8 @@ export declare class TutorClient {
     private ws;
     private state;
     private opening;
+    private abandonOpening;
+    private generation;
     private current;
     private pendingPongs;
     private pingTimer;
@@ -139,6 +141,8 @@ export declare class TutorClient {
     setCourse(courseId: string | null): void;
     /** Close the current socket (cancelling any answer) and open a new one at once. */
     reconnectNow(): Promise<ConnectionMessage>;
+    /** Let go of `ws` (open or still opening) without triggering a reconnect. */
+    private dropSocket;
     private bearer;
     /** Headers that say who is asking: the bearer token, or the claimed user id (AUTH_MODE=none). */
     authHeaders(): Promise<Record<string, string>>;

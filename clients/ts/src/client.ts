@@ -176,6 +176,8 @@ export class TutorClient {
   private ws: WebSocketLike | null = null;
   private state: ConnectionState = 'idle';
   private opening: Promise<ConnectionMessage> | null = null;
+  private abandonOpening: (() => void) | null = null;
+  private generation = 0;
   private current: AnswerStream | null = null;
   private pendingPongs: Array<() => void> = [];
   private pingTimer: ReturnType<typeof setInterval> | null = null;
@@ -244,21 +246,28 @@ export class TutorClient {
       stream.cancelled = true;
       this.finish(stream);
     }
-    if (ws) {
-      this.ws = null;
-      this.stopPings();
-      this.connection = null;
-      ws.onclose = null;
-      ws.onmessage = null;
-      try {
-        if (ws.readyState === OPEN) ws.send(JSON.stringify({ type: 'disconnect' }));
-        ws.close(1000);
-      } catch {
-        /* already closed */
-      }
-    }
+    this.dropSocket(ws);
     this.setState('connecting');
     return this.connect();
+  }
+
+  /** Let go of `ws` (open or still opening) without triggering a reconnect. */
+  private dropSocket(ws: WebSocketLike | null): void {
+    this.generation += 1;
+    this.abandonOpening?.();
+    this.opening = null;
+    this.ws = null;
+    this.stopPings();
+    this.connection = null;
+    if (!ws) return;
+    ws.onclose = null;
+    ws.onmessage = null;
+    try {
+      if (ws.readyState === OPEN) ws.send(JSON.stringify({ type: 'disconnect' }));
+      ws.close(1000);
+    } catch {
+      /* already closed */
+    }
   }
 
   // --- HTTP -----------------------------------------------------------------------------------
@@ -397,16 +406,26 @@ export class TutorClient {
 
   private async open(): Promise<ConnectionMessage> {
     if (this.state !== 'reconnecting') this.setState('connecting');
+    const generation = this.generation;
     const url = await this.socketUrl();
+    if (generation !== this.generation) throw new TutorError('CLOSED', 'Replaced by a new connection.');
     return new Promise<ConnectionMessage>((resolve, reject) => {
       const ws = new this.options.WebSocket(url);
       this.ws = ws;
       let settled = false;
       const timer = setTimeout(() => fail(new TutorError('CONNECT_FAILED', `No answer from ${this.options.url} in time.`)), this.options.connectTimeoutMs);
+      // a newer connection replaces this one before it opened (course switch, cancel)
+      const abandon = () => {
+        ws.onclose = null;
+        ws.onmessage = null;
+        fail(new TutorError('CLOSED', 'Replaced by a new connection.'));
+      };
+      this.abandonOpening = abandon;
       const fail = (error: TutorError) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        if (this.abandonOpening === abandon) this.abandonOpening = null;
         try {
           ws.close();
         } catch {
@@ -425,6 +444,7 @@ export class TutorClient {
           if (frame.type === 'connection') {
             settled = true;
             clearTimeout(timer);
+            if (this.abandonOpening === abandon) this.abandonOpening = null;
             this.connection = frame;
             this.attempts = 0;
             this.setState('open');
@@ -599,19 +619,10 @@ export class TutorClient {
     }
     // No cancel message on this server: `disconnect` cancels the answer and closes the socket;
     // a fresh connection is opened at once for the next question.
-    const ws = this.ws;
     this.finish(stream);
-    if (ws && ws.readyState === OPEN) {
-      this.ws = null;
-      this.stopPings();
-      this.connection = null;
-      ws.onclose = null;
-      ws.onmessage = null;
-      ws.send(JSON.stringify({ type: 'disconnect' }));
-      ws.close(1000);
-      this.setState('connecting');
-      await this.connect().catch(() => this.scheduleReconnect());
-    }
+    this.dropSocket(this.ws);
+    this.setState('connecting');
+    await this.connect().catch(() => this.scheduleReconnect());
   }
 
   /** Rate an answer (where the server supports feedback). */

@@ -78,6 +78,8 @@ export class TutorClient {
         this.ws = null;
         this.state = 'idle';
         this.opening = null;
+        this.abandonOpening = null;
+        this.generation = 0;
         this.current = null;
         this.pendingPongs = [];
         this.pingTimer = null;
@@ -145,23 +147,30 @@ export class TutorClient {
             stream.cancelled = true;
             this.finish(stream);
         }
-        if (ws) {
-            this.ws = null;
-            this.stopPings();
-            this.connection = null;
-            ws.onclose = null;
-            ws.onmessage = null;
-            try {
-                if (ws.readyState === OPEN)
-                    ws.send(JSON.stringify({ type: 'disconnect' }));
-                ws.close(1000);
-            }
-            catch {
-                /* already closed */
-            }
-        }
+        this.dropSocket(ws);
         this.setState('connecting');
         return this.connect();
+    }
+    /** Let go of `ws` (open or still opening) without triggering a reconnect. */
+    dropSocket(ws) {
+        this.generation += 1;
+        this.abandonOpening?.();
+        this.opening = null;
+        this.ws = null;
+        this.stopPings();
+        this.connection = null;
+        if (!ws)
+            return;
+        ws.onclose = null;
+        ws.onmessage = null;
+        try {
+            if (ws.readyState === OPEN)
+                ws.send(JSON.stringify({ type: 'disconnect' }));
+            ws.close(1000);
+        }
+        catch {
+            /* already closed */
+        }
     }
     // --- HTTP -----------------------------------------------------------------------------------
     async bearer() {
@@ -301,17 +310,29 @@ export class TutorClient {
     async open() {
         if (this.state !== 'reconnecting')
             this.setState('connecting');
+        const generation = this.generation;
         const url = await this.socketUrl();
+        if (generation !== this.generation)
+            throw new TutorError('CLOSED', 'Replaced by a new connection.');
         return new Promise((resolve, reject) => {
             const ws = new this.options.WebSocket(url);
             this.ws = ws;
             let settled = false;
             const timer = setTimeout(() => fail(new TutorError('CONNECT_FAILED', `No answer from ${this.options.url} in time.`)), this.options.connectTimeoutMs);
+            // a newer connection replaces this one before it opened (course switch, cancel)
+            const abandon = () => {
+                ws.onclose = null;
+                ws.onmessage = null;
+                fail(new TutorError('CLOSED', 'Replaced by a new connection.'));
+            };
+            this.abandonOpening = abandon;
             const fail = (error) => {
                 if (settled)
                     return;
                 settled = true;
                 clearTimeout(timer);
+                if (this.abandonOpening === abandon)
+                    this.abandonOpening = null;
                 try {
                     ws.close();
                 }
@@ -332,6 +353,8 @@ export class TutorClient {
                     if (frame.type === 'connection') {
                         settled = true;
                         clearTimeout(timer);
+                        if (this.abandonOpening === abandon)
+                            this.abandonOpening = null;
                         this.connection = frame;
                         this.attempts = 0;
                         this.setState('open');
@@ -520,19 +543,10 @@ export class TutorClient {
         }
         // No cancel message on this server: `disconnect` cancels the answer and closes the socket;
         // a fresh connection is opened at once for the next question.
-        const ws = this.ws;
         this.finish(stream);
-        if (ws && ws.readyState === OPEN) {
-            this.ws = null;
-            this.stopPings();
-            this.connection = null;
-            ws.onclose = null;
-            ws.onmessage = null;
-            ws.send(JSON.stringify({ type: 'disconnect' }));
-            ws.close(1000);
-            this.setState('connecting');
-            await this.connect().catch(() => this.scheduleReconnect());
-        }
+        this.dropSocket(this.ws);
+        this.setState('connecting');
+        await this.connect().catch(() => this.scheduleReconnect());
     }
     /** Rate an answer (where the server supports feedback). */
     async feedback(turnId, rating, comment) {

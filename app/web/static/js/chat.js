@@ -20,6 +20,9 @@ const state = {
   roomId: null,
   stream: null,
   feedback: false,
+  // rooms asked in from this page that the server may not have stored yet (it records turns
+  // just after the answer): shown at once, merged with the server's list
+  pending: new Map(),
   // page context: the PDF page the student has open beside the chat (widget host or URL)
   context: { materialId: params.get('material_id'), page: Number(params.get('page')) || null },
 };
@@ -99,7 +102,9 @@ async function chooseCourse(courseId) {
 async function loadRooms() {
   const list = $('rooms');
   try {
-    const { rooms } = await state.client.rooms(state.courseId);
+    const { rooms: stored } = await state.client.rooms(state.courseId);
+    for (const room of stored) state.pending.delete(room.chatroom_id);
+    const rooms = [...state.pending.values()].filter((r) => r.course_id === state.courseId).concat(stored);
     if (!rooms.length) {
       list.replaceChildren(el('li', { class: 'muted' }, t('noRooms')));
       return;
@@ -321,6 +326,9 @@ async function ask(query) {
     state.stream = null;
     setBusy(false);
     view.node.scrollIntoView({ block: 'end' });
+    if (!state.pending.has(state.roomId) && !document.querySelector(`.room[data-room="${CSS.escape(state.roomId)}"]`)) {
+      state.pending.set(state.roomId, { chatroom_id: state.roomId, course_id: state.courseId, title: query });
+    }
     loadRooms();
   }
 }
