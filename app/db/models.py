@@ -77,6 +77,7 @@ class Turn(SQLModel, table=True):
     __table_args__ = (
         Index("ix_turns_user_room_created", "user_id", "chatroom_pk", "created_at"),
         Index("ix_turns_created_at", "created_at"),
+        Index("ix_turns_course_created", "course_id", "created_at"),  # the dashboard's range scans
         CheckConstraint("status IN ('completed', 'cancelled', 'failed')", name="ck_turns_status"),
         ForeignKeyConstraint(
             ["chatroom_pk"], ["chatrooms.id"], name="fk_turns_chatroom", ondelete="CASCADE"
