@@ -33,6 +33,7 @@ END = datetime(2026, 6, 30, tzinfo=UTC)
 
 def _rows(n: int, rng: random.Random) -> list[dict[str, Any]]:
     rows = []
+    sources = ("rag",) * 9 + ("not_covered",)
     for i in range(n):
         cached = rng.random() < 0.3
         rows.append(
@@ -46,7 +47,7 @@ def _rows(n: int, rng: random.Random) -> list[dict[str, Any]]:
                 "sources": [],
                 "cached": cached,
                 "personalized": False,
-                "response_source": "cache" if cached else rng.choice(("rag",) * 9 + ("not_covered",)),
+                "response_source": "cache" if cached else rng.choice(sources),
                 "model": rng.choice(("gpt-4o-mini", "gpt-4o-nano")),
                 "input_tokens": rng.randrange(100, 900),
                 "output_tokens": rng.randrange(20, 300),

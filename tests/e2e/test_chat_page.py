@@ -103,6 +103,36 @@ def test_ask_stream_sources_and_pdf_on_desktop(
         assert watched.errors == []
 
 
+def test_stop_button_cancels_and_the_next_question_is_answered(
+    browser: Browser, tutor_factory: Callable[..., Tutor]
+) -> None:
+    tutor = tutor_factory(stream_flush_interval_ms=0, stream_min_chunk_chars=1)
+    long_answer = " ".join(f"kata{n}" for n in range(200))
+    tutor.llm.script(Reply.from_text(long_answer, delay_s=0.05), Reply.from_text(ANSWER))
+    with watched_page(browser, DESKTOP, locale="en-US") as watched:
+        page = watched.page
+        page.goto(f"{tutor.url}/?user_id=stop-student&course_id=course_tik_01")
+        expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+        question = page.get_by_test_id("question")
+        question.fill(QUESTION)
+        question.press("Enter")  # Enter sends, Shift+Enter would add a line
+        answer = page.get_by_test_id("answer")
+        expect(answer).to_contain_text("kata3")
+        page.get_by_test_id("stop").click()
+        expect(page.locator("[data-badge=stopped]")).to_be_visible()
+        expect(page.get_by_test_id("stop")).to_be_hidden()
+        stopped_at = len(answer.inner_text())
+        page.wait_for_timeout(500)
+        assert len(page.get_by_test_id("answer").inner_text()) == stopped_at  # nothing more came
+        assert "kata199" not in answer.inner_text()
+        expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+        question.fill("Apa saja komponen infrastruktur TI?")
+        page.get_by_test_id("send").click()
+        expect(page.get_by_test_id("answer")).to_contain_text("Manajemen infrastruktur TI")
+        expect(page.get_by_test_id("answer-previous")).to_have_count(1)
+        assert watched.errors == []
+
+
 def test_phone_width_no_horizontal_scroll(
     browser: Browser, tutor_factory: Callable[..., Tutor]
 ) -> None:
