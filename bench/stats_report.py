@@ -32,7 +32,7 @@ END = datetime(2026, 6, 30, tzinfo=UTC)
 
 
 def _rows(n: int, rng: random.Random) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     sources = ("rag",) * 9 + ("not_covered",)
     for i in range(n):
         cached = rng.random() < 0.3
