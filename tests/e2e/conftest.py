@@ -1,4 +1,8 @@
-"""One Chromium for the browser tests of a session (starting it costs about a second)."""
+"""One Chromium per test module (starting it costs about a second).
+
+Not per session: Playwright's sync API holds an event loop in the test thread while it runs, and
+the async tests that follow need that thread free.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from playwright.sync_api import Browser
 from tests.support.browser import chromium, chromium_available
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not chromium_available():
         pytest.fail("Debian's chromium is missing: run `make install` (tutor-ops system install)")
