@@ -20,7 +20,12 @@ from fastapi import FastAPI
 from redisvl.index import AsyncSearchIndex
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.api import courses, profile, rooms, stats, status, whoami, ws
+from app.api import auth, courses, lti, profile, rooms, stats, status, ws
+from app.api.errors import protocol_error_handler
+from app.auth.abuse import AbuseLimits
+from app.auth.build import build_authenticator
+from app.auth.redaction import redact_secrets_in_server_logs
+from app.auth.service import InsecureBindError, check_bind
 from app.core.config import Settings, get_settings
 from app.core.embeddings import build_embedding
 from app.core.knowledge import KnowledgeKeys, build_vector_store, chunk_schema
@@ -29,12 +34,12 @@ from app.core.redis import aensure_search_module, async_client, redact, sync_cli
 from app.db.engine import create_engine, run_migrations
 from app.db.recorder import TurnRecorder
 from app.db.repository import ChatRepository
+from app.protocol.errors import ProtocolError
 from app.services.cache import AnswerCache, build_semantic_cache, close_semantic_cache
 from app.services.chat import ChatModels, ChatService
 from app.services.history import ConversationSource
 from app.services.llm import LlamaCppPromptCounter, build_llm
 from app.services.presence import Presence
-from app.services.ratelimit import RateLimiter
 from app.services.retrieval import Retriever
 from app.services.stats import TurnStats
 from app.services.versions import VersionReader
@@ -152,19 +157,16 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         presence=Presence(
             cache_redis, settings.key_prefix, settings.presence_heartbeat_seconds, timeout
         ),
-        limiter=RateLimiter(
-            cache_redis,
-            settings.key_prefix,
-            settings.rate_limit_requests,
-            settings.rate_limit_window_seconds,
-            timeout,
-        ),
+        limiter=AbuseLimits(cache_redis, settings),
         stats=TurnStats(cache_redis, settings.key_prefix, timeout),
+        auth=await build_authenticator(settings, cache_redis, http),
     )
 
 
 def create_app(settings: Settings) -> FastAPI:
     configure_logging(settings)
+    check_bind(settings, settings.host)
+    redact_secrets_in_server_logs()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -176,13 +178,20 @@ def create_app(settings: Settings) -> FastAPI:
                     services.recorder.run(OUTBOX_DRAIN_SECONDS), name="turn-outbox"
                 ),
             ]
+            if services.auth.lti is not None and settings.lti_roster_sync_seconds > 0:
+                roster = services.auth.lti.roster.run(settings.lti_roster_sync_seconds)
+                loops.append(asyncio.create_task(roster, name="lti-roster"))
             log.info(
                 "course tutor ready: model=%s embeddings=%s",
                 settings.model_comprehensive,
                 settings.embedding_model_name,
             )
             try:
-                yield {"services": services, "repository": services.repository}
+                yield {
+                    "services": services,
+                    "repository": services.repository,
+                    "auth": services.auth,
+                }
             finally:
                 await services.background.wait(seconds=10.0)
                 for task in loops:
@@ -197,10 +206,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(ws.router)
     app.include_router(status.router)
     app.include_router(profile.router)
+    app.include_router(auth.router)
+    app.include_router(lti.router)
+    app.add_exception_handler(ProtocolError, protocol_error_handler)
     app.include_router(courses.router)
     app.include_router(rooms.router)
     app.include_router(stats.router)
-    app.include_router(whoami.router)
     web.mount(app)
 
     @app.get("/health", include_in_schema=True)
@@ -221,6 +232,10 @@ def main() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     settings = get_settings()
     configure_logging(settings)
+    try:
+        check_bind(settings, settings.host)
+    except InsecureBindError as exc:
+        raise SystemExit(str(exc)) from None
     uvicorn.run(
         "app.main:create_app_from_env",
         factory=True,

@@ -11,12 +11,13 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from app.auth.abuse import AbuseLimits
+from app.auth.service import Authenticator
 from app.core.config import Settings
 from app.db.recorder import TurnRecorder
 from app.db.repository import ChatRepository
 from app.services.chat import ChatService
 from app.services.presence import Presence
-from app.services.ratelimit import RateLimiter
 from app.services.stats import TurnStats
 from app.services.versions import VersionReader
 
@@ -56,7 +57,8 @@ class Services:
     repository: ChatRepository
     recorder: TurnRecorder
     presence: Presence
-    limiter: RateLimiter
+    limiter: AbuseLimits
     stats: TurnStats
+    auth: Authenticator
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
     started_at: float = field(default_factory=time.time)

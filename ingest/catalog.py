@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-COURSE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+from app.core.identifiers import InvalidIdentifierError, normalize_course_id
 
 
 class CatalogError(ValueError):
@@ -56,12 +56,11 @@ def material_id_for(filename: str) -> str:
 
 
 def validate_course_id(course_id: str) -> str:
-    if not COURSE_ID.match(course_id):
-        raise CatalogError(
-            f"invalid course id {course_id!r}: use 1-64 letters, digits, '_', '-' or '.', "
-            "starting with a letter or digit"
-        )
-    return course_id
+    """The course id as the server will see it (one rule: :mod:`app.core.identifiers`)."""
+    try:
+        return normalize_course_id(course_id)
+    except InvalidIdentifierError as exc:
+        raise CatalogError(str(exc)) from exc
 
 
 def _read_yaml(path: Path) -> dict[str, object]:
@@ -119,7 +118,7 @@ def load_course(folder: Path, course_id: str | None = None) -> Course:
 
 def course_from_paths(course_id: str, paths: list[Path]) -> Course:
     """An ad-hoc course from explicit files or folders (``tutor-ingest --course X --path ...``)."""
-    validate_course_id(course_id)
+    course_id = validate_course_id(course_id)
     if len(paths) == 1 and paths[0].is_dir():
         return load_course(paths[0], course_id)
     files: list[Path] = []

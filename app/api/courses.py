@@ -14,8 +14,9 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from app.api.deps import PrincipalDep
-from app.api.errors import unavailable_as_503
 from app.api.readers import CatalogDep
+from app.api.unavailable import unavailable_as_503
+from app.protocol.errors import ErrorCode, ProtocolError
 from app.services.catalog import CourseInfo
 
 router = APIRouter(tags=["courses"])
@@ -49,9 +50,7 @@ async def material_pdf(
 ) -> FileResponse:
     """The course PDF as ingested; open it at a page with ``#page=N``."""
     if not principal.can_read(course_id):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, detail=f"You are not enrolled in course {course_id!r}."
-        )
+        raise ProtocolError(ErrorCode.FORBIDDEN, f"You are not enrolled in course {course_id!r}.")
     async with unavailable_as_503("The course catalog"):
         path = await catalog.pdf_path(course_id, material_id)
     if path is None:

@@ -1,28 +1,40 @@
-"""One way for the pages' HTTP endpoints to say a backing store is down: a 503 with a message."""
+"""Protocol errors raised in HTTP handlers become a status and the same JSON everywhere.
+
+``{"detail": <message>, "error_code": <ErrorCode>, "recoverable": bool, "suggestion": str}`` —
+``detail`` as FastAPI's own errors have it, plus the code a client can branch on.
+"""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from fastapi import Request
+from fastapi.responses import JSONResponse
 
-from fastapi import HTTPException, status
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
+from app.protocol.errors import ErrorCode, ProtocolError
 
-log = logging.getLogger(__name__)
+STATUS = {
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.RATE_LIMIT_EXCEEDED: 429,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
+    ErrorCode.INVALID_PARAMETER: 422,
+    ErrorCode.UNKNOWN_COURSE: 404,
+}
 
-BACKING_ERRORS = (RedisError, SQLAlchemyError, OSError, TimeoutError)
+
+def error_response(exc: ProtocolError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.code is ErrorCode.UNAUTHORIZED else None
+    return JSONResponse(
+        {
+            "detail": exc.message,
+            "error_code": exc.code.value,
+            "recoverable": exc.code.recoverable,
+            "suggestion": exc.code.spec.suggestion,
+        },
+        status_code=STATUS.get(exc.code, 400),
+        headers=headers,
+    )
 
 
-@asynccontextmanager
-async def unavailable_as_503(what: str) -> AsyncIterator[None]:
-    """Turn a failing Redis or database call into a 503 whose detail names ``what``."""
-    try:
-        yield
-    except BACKING_ERRORS as exc:
-        log.warning("%s unavailable (%s)", what, type(exc).__name__, exc_info=True)
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail=f"{what} is unavailable right now; try again shortly.",
-        ) from exc
+async def protocol_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProtocolError)
+    return error_response(exc)

@@ -12,8 +12,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel
 
 from app.api.deps import PrincipalDep
-from app.api.errors import unavailable_as_503
 from app.api.readers import RoomsDep
+from app.api.unavailable import unavailable_as_503
 from app.db.rooms import RoomSummary, RoomTurn
 
 router = APIRouter(tags=["students"])

@@ -17,10 +17,11 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from app.api.deps import PrincipalDep, ServicesDep
-from app.api.errors import BACKING_ERRORS, unavailable_as_503
 from app.api.readers import ReportsDep
+from app.api.unavailable import BACKING_ERRORS, unavailable_as_503
 from app.auth.principal import Principal
 from app.db.reports import CourseStats, DayStats, ModelStats, ReportQuery, StatsReport
+from app.protocol.errors import ErrorCode, ProtocolError
 
 router = APIRouter(prefix="/api", tags=["dashboard"])
 
@@ -41,13 +42,12 @@ def _scope(principal: Principal, course_id: str | None) -> frozenset[str] | None
     """The courses the report may cover; raises 403 for anyone who is not staff of them."""
     if course_id is not None:
         if not principal.is_staff_for(course_id):
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                detail=f"The dashboard of course {course_id!r} is for its staff only.",
+            raise ProtocolError(
+                ErrorCode.FORBIDDEN, f"The dashboard of course {course_id!r} is for its staff only."
             )
         return frozenset({course_id})
     if not principal.is_staff:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="The dashboard is for staff only.")
+        raise ProtocolError(ErrorCode.FORBIDDEN, "The dashboard is for staff only.")
     return None if principal.all_courses else principal.courses
 
 

@@ -100,6 +100,18 @@ at any time, also mid-answer. `disconnect` cancels the answer in progress and cl
 An idle connection (no frame for `WS_IDLE_TIMEOUT_SECONDS`) gets `CONNECTION_TIMEOUT` and is closed
 with 1000. Messages larger than `WS_MAX_MESSAGE_BYTES` get `MESSAGE_TOO_LARGE`.
 
+Authentication (`AUTH_MODE`, see docs/security.md). With `none` (the default, loopback only) the
+`user_id` above is taken as claimed. With `token` or `lti` the user is the verified token's `sub`:
+send `Authorization: Bearer <jwt>` on the handshake, or (browsers) a one-time `ticket` from
+`POST /auth/ticket` as `/ws/stream?ticket=...&course_id=...`. `user_id` may then be left out; a
+different one is refused with `FORBIDDEN`. `course_id` must be one of the token's `courses`; left
+out, it means the token's only course (`"*"` tokens: every course; several courses: name one).
+A missing, invalid, expired or revoked credential gets `UNAUTHORIZED`, a course or resource that
+is not yours `FORBIDDEN`; both as an `error` frame followed by close code 1008. Expiry and
+revocation are checked again on every `chat_request`: a refusal there also closes with 1008. A
+handshake whose `Origin` header is neither the server's own origin nor in `ALLOWED_ORIGINS` is
+refused with HTTP 403 before the upgrade (clients that send no `Origin` are allowed).
+
 `response_source` / `metadata.source` is `rag` (a fresh answer from the course material), `cache`
 (a semantic-cache hit: same course, same content version, same language) or `not_covered` (no
 chunk was close enough: a fixed message says the material does not cover the question, with no

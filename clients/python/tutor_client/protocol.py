@@ -42,6 +42,8 @@ class ErrorCode(StrEnum):
     BINARY_NOT_SUPPORTED = "BINARY_NOT_SUPPORTED"
     CHAT_IN_PROGRESS = "CHAT_IN_PROGRESS"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    FORBIDDEN = "FORBIDDEN"
 
     @property
     def spec(self) -> ErrorSpec:
@@ -127,6 +129,16 @@ _SPECS: dict[ErrorCode, ErrorSpec] = {
         True,
         "Something went wrong while answering.",
         "Try the question again; if it keeps failing, contact the course administrator.",
+    ),
+    ErrorCode.UNAUTHORIZED: ErrorSpec(
+        False,
+        "Sign-in required: the credential is missing, invalid, expired or revoked.",
+        "Get a fresh token (or a new one-time ticket from POST /auth/ticket) and reconnect.",
+    ),
+    ErrorCode.FORBIDDEN: ErrorSpec(
+        False,
+        "You do not have access to this course or resource.",
+        "Use a course you are enrolled in, or ask the course staff for access.",
     ),
 }
 

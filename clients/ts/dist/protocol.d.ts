@@ -12,7 +12,7 @@ export type ServerMessage = ConnectionMessage | ChatStarted | ChatChunk | ChatRe
  * This interface was referenced by `TutorProtocol`'s JSON-Schema
  * via the `definition` "ErrorCode".
  */
-export type ErrorCode = 'EMPTY_QUERY' | 'INVALID_MESSAGE_TYPE' | 'JSON_PARSE_ERROR' | 'SERVICE_UNAVAILABLE' | 'RATE_LIMIT_EXCEEDED' | 'CONNECTION_TIMEOUT' | 'MISSING_USER_ID' | 'INVALID_PARAMETER' | 'UNKNOWN_COURSE' | 'QUERY_TOO_LONG' | 'INVALID_REQUEST' | 'MESSAGE_TOO_LARGE' | 'BINARY_NOT_SUPPORTED' | 'CHAT_IN_PROGRESS' | 'INTERNAL_ERROR';
+export type ErrorCode = 'EMPTY_QUERY' | 'INVALID_MESSAGE_TYPE' | 'JSON_PARSE_ERROR' | 'SERVICE_UNAVAILABLE' | 'RATE_LIMIT_EXCEEDED' | 'CONNECTION_TIMEOUT' | 'MISSING_USER_ID' | 'INVALID_PARAMETER' | 'UNKNOWN_COURSE' | 'QUERY_TOO_LONG' | 'INVALID_REQUEST' | 'MESSAGE_TOO_LARGE' | 'BINARY_NOT_SUPPORTED' | 'CHAT_IN_PROGRESS' | 'INTERNAL_ERROR' | 'UNAUTHORIZED' | 'FORBIDDEN';
 /**
  * Frames of /ws/stream and the HTTP bodies clients read (generated).
  */

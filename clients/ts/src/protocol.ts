@@ -31,7 +31,9 @@ export type ErrorCode =
   | 'MESSAGE_TOO_LARGE'
   | 'BINARY_NOT_SUPPORTED'
   | 'CHAT_IN_PROGRESS'
-  | 'INTERNAL_ERROR';
+  | 'INTERNAL_ERROR'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN';
 
 /**
  * Frames of /ws/stream and the HTTP bodies clients read (generated).
