@@ -6,7 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,12 +19,11 @@ from tutor_client import (
     ServerUnreachableError,
     TutorClient,
 )
-from websockets.asyncio.server import ServerConnection, serve
-from websockets.datastructures import Headers
-from websockets.http11 import Request, Response
 
 from tests.conftest import Tutor
-from tests.support.scripted_openai import Reply
+from tests.support.auth import SECRET, mint
+from tests.support.scripted_openai import Reply, ScriptedOpenAI
+from tests.support.tutor import serve_tutor
 
 pytestmark = pytest.mark.integration
 ANSWER = "Manajemen infrastruktur TI adalah kegiatan merencanakan dan memelihara sumber daya TI."
@@ -155,31 +154,45 @@ def test_cli_errors_are_clear(tutor: Tutor) -> None:
     assert unknown.returncode == 4 and "nope" in unknown.stderr
 
 
-@pytest.fixture
-async def refusing_server() -> AsyncIterator[str]:
-    """A WebSocket endpoint that refuses every handshake with 401, as a server in token mode
-    refuses a bad token (the identity modes are not part of this server yet)."""
+@pytest.fixture(scope="module")
+def token_server(
+    sample_index: str, scripted_server: ScriptedOpenAI, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The server with AUTH_MODE=token: only signed tokens get in."""
+    with serve_tutor(
+        sample_index,
+        scripted_server,
+        tmp_path_factory.mktemp("client-token"),
+        auth_mode="token",
+        auth_jwt_secret=SECRET,
+    ) as (url, _settings):
+        yield url
 
-    def refuse(connection: ServerConnection, request: Request) -> Response:
-        return Response(401, "Unauthorized", Headers({"Content-Length": "0"}), b"")
 
-    async with serve(lambda ws: ws.close(), "127.0.0.1", 0, process_request=refuse) as server:
-        port = next(iter(server.sockets)).getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-
-
-async def test_cli_refused_token(refusing_server: str) -> None:
+async def test_token_on_the_handshake_and_a_refused_token(
+    token_server: str, scripted_server: ScriptedOpenAI
+) -> None:
+    scripted_server.reset()
+    scripted_server.script(Reply.from_text(ANSWER))
+    token = mint("py-token-user", ["course_tik_01"])
+    async with TutorClient(token_server, course_id="course_tik_01", token=token) as client:
+        assert client.connection is not None and client.connection.user_id == "py-token-user"
+        events = [e async for e in client.ask("Apa itu manajemen infrastruktur TI?")]
+    assert isinstance(events[-1], ChatResponse) and events[-1].response == ANSWER
+    forged = mint("py-token-user", ["course_tik_01"], secret="not-the-server-secret-" + "y" * 30)
     proc = await asyncio.create_subprocess_exec(
         *CLI,
         "ask",
         "Apa itu VLAN?",
         "--token",
-        "not-a-valid-token",
+        forged,
+        "--course",
+        "course_tik_01",
         "--url",
-        refusing_server,
+        token_server,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     _, stderr = await asyncio.wait_for(proc.communicate(), timeout=60)
-    assert proc.returncode == 4
-    assert "refused" in stderr.decode() and "token" in stderr.decode()
+    assert proc.returncode == 4, stderr.decode()
+    assert f"refused by {token_server}" in stderr.decode()
