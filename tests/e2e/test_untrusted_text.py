@@ -91,7 +91,8 @@ def test_widget_opens_the_chat_page_in_a_panel(
     url, llm = hostile_tutor
     llm.script(Reply.from_text("TCP dan UDP adalah protokol lapisan transport."))
     host = (
-        "<!doctype html><html><body><h1>Course page</h1>"
+        '<!doctype html><html><head><meta name="viewport" content="width=device-width"></head>'
+        "<body><h1>Course page</h1>"
         f'<script src="{url}/widget.js" data-course="{COURSE}" data-user="widget-student" '
         'data-lang="en"></script></body></html>'
     )
@@ -100,17 +101,22 @@ def test_widget_opens_the_chat_page_in_a_panel(
         page.goto(course_site)
         launcher = page.get_by_role("button", name="Ask the course tutor")
         launcher.click()
-        expect(launcher).to_have_attribute("aria-expanded", "true")
+        toggle = page.locator(".launcher")  # found also while hidden (in the widget's shadow DOM)
+        expect(toggle).to_have_attribute("aria-expanded", "true")
+        expect(toggle).to_be_hidden()  # the panel has the whole phone screen
         frame = page.frame_locator("iframe[title='Ask the course tutor']")
         expect(frame.get_by_test_id("course-select")).to_have_value(COURSE)
+        expect(frame.get_by_test_id("send")).to_be_in_viewport()  # the composer fits the panel
         page.evaluate("window.CourseTutor.setPage('protokol', 1)")
         frame.get_by_test_id("question").fill("Protokol apa di lapisan transport?")
         frame.get_by_test_id("send").click()
         expect(frame.get_by_test_id("answer")).to_contain_text("TCP dan UDP")
+        expect(frame.get_by_test_id("send")).to_be_in_viewport()  # still, after the answer
         expect(frame.get_by_test_id("source").first.locator("a")).to_have_attribute(
             "href", f"{url}/materials/{COURSE}/protokol.pdf?user_id=widget-student#page=1"
         )
         watched.screenshot("widget-phone")
         page.get_by_role("button", name="Close the tutor").click()
+        expect(launcher).to_be_visible()
         expect(launcher).to_have_attribute("aria-expanded", "false")
         assert watched.errors == []

@@ -39,10 +39,12 @@
     'height:min(640px,calc(100vh - 110px));border-radius:14px;overflow:hidden;background:#fff;' +
     'box-shadow:0 8px 32px rgba(0,0,0,.3);display:flex;flex-direction:column}' +
     '.panel[hidden]{display:none}' +
-    '.close{position:absolute;top:6px;' + (side === 'left' ? 'right' : 'right') + ':6px;z-index:1;border:0;' +
+    '.close{position:absolute;top:6px;right:6px;z-index:1;border:0;' +
     'background:rgba(0,0,0,.06);border-radius:8px;width:32px;height:32px;cursor:pointer;font:18px system-ui}' +
     'iframe{border:0;width:100%;height:100%}' +
-    '@media (max-width:480px){.panel{bottom:0;' + side + ':0;width:100vw;height:100vh;border-radius:0}}';
+    // on a phone the panel takes the screen; the launcher would cover its send button
+    '@media (max-width:480px){.panel{bottom:0;' + side + ':0;width:100vw;height:100vh;border-radius:0}' +
+    '.launcher[aria-expanded="true"]{display:none}}';
   var launcher = document.createElement('button');
   launcher.type = 'button';
   launcher.className = 'launcher';
