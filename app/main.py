@@ -20,7 +20,21 @@ from fastapi import FastAPI
 from redisvl.index import AsyncSearchIndex
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.api import auth, courses, lti, profile, rooms, stats, status, ws
+from app.api import (
+    auth,
+    course_settings,
+    courses,
+    curated,
+    feedback,
+    insights,
+    lti,
+    profile,
+    reviews,
+    rooms,
+    stats,
+    status,
+    ws,
+)
 from app.api.errors import protocol_error_handler
 from app.auth.abuse import AbuseLimits
 from app.auth.build import build_authenticator
@@ -44,6 +58,7 @@ from app.services.retrieval import Retriever
 from app.services.stats import TurnStats
 from app.services.versions import VersionReader
 from app.state import Services
+from app.teaching.services import build_teaching
 from app.web import routes as web
 
 log = logging.getLogger(__name__)
@@ -160,6 +175,9 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         limiter=AbuseLimits(cache_redis, settings),
         stats=TurnStats(cache_redis, settings.key_prefix, timeout),
         auth=await build_authenticator(settings, cache_redis, http),
+        teaching=build_teaching(
+            settings, engine, knowledge, cache_redis, index, embedding, answer_cache, versions
+        ),
     )
 
 
@@ -181,6 +199,11 @@ def create_app(settings: Settings) -> FastAPI:
             if services.auth.lti is not None and settings.lti_roster_sync_seconds > 0:
                 roster = services.auth.lti.roster.run(settings.lti_roster_sync_seconds)
                 loops.append(asyncio.create_task(roster, name="lti-roster"))
+            if services.teaching is not None and services.teaching.digests.configured:
+                digests = services.teaching.digests.run(
+                    settings.digest_check_seconds, settings.digest_weekday, settings.digest_hour_utc
+                )
+                loops.append(asyncio.create_task(digests, name="weekly-digest"))
             log.info(
                 "course tutor ready: model=%s embeddings=%s",
                 settings.model_comprehensive,
@@ -209,9 +232,17 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(lti.router)
     app.add_exception_handler(ProtocolError, protocol_error_handler)
-    app.include_router(courses.router)
-    app.include_router(rooms.router)
-    app.include_router(stats.router)
+    for router in (
+        feedback.router,
+        reviews.router,
+        curated.router,
+        insights.router,
+        course_settings.router,
+        courses.router,
+        rooms.router,
+        stats.router,
+    ):
+        app.include_router(router)
     web.mount(app)
 
     @app.get("/health", include_in_schema=True)

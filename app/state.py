@@ -20,6 +20,7 @@ from app.services.chat import ChatService
 from app.services.presence import Presence
 from app.services.stats import TurnStats
 from app.services.versions import VersionReader
+from app.teaching.services import TeachingServices
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,13 @@ class BackgroundTasks:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=seconds)
 
+    async def wait_for(self, name: str, seconds: float) -> None:
+        """Wait (bounded) for the pending task called ``name``, if any: e.g. a turn's record,
+        before feedback on that turn is looked up."""
+        pending = {task for task in self._tasks if task.get_name() == name}
+        if pending:
+            await asyncio.wait(pending, timeout=seconds)
+
     def __len__(self) -> int:
         return len(self._tasks)
 
@@ -60,5 +68,6 @@ class Services:
     limiter: AbuseLimits
     stats: TurnStats
     auth: Authenticator
+    teaching: TeachingServices | None = None  # feedback, curated answers, insights, modes
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
     started_at: float = field(default_factory=time.time)

@@ -20,6 +20,8 @@ from redisvl.query.filter import FilterExpression, Tag
 
 from app.core.knowledge import EMPTY_VERSION, KnowledgeKeys, doc_id
 from app.core.schema import ChunkField
+from app.teaching.course_settings import declared_key, save_declared_modes
+from app.teaching.modes import AnswerMode
 
 PAGE_SIZE = 1000
 
@@ -110,6 +112,12 @@ class KnowledgeWriter:
         meta = {"title": title, "language": language}
         self._client.set(self._names.course_meta(course_id), json.dumps(meta, sort_keys=True))
 
+    def save_answer_modes(
+        self, course_id: str, course_mode: AnswerMode | None, materials: dict[str, AnswerMode]
+    ) -> None:
+        """course.yaml's answer modes, for the server (a lecturer's run-time switch overrides)."""
+        save_declared_modes(self._client, self._names.prefix, course_id, course_mode, materials)
+
     def update_version(self, course_id: str) -> str:
         """Recompute the course content version from its ingested files; return it."""
         records = self.records(course_id)
@@ -136,6 +144,7 @@ class KnowledgeWriter:
             self._names.version(course_id),
             self._names.course_meta(course_id),
         )
+        self._client.delete(declared_key(self._names.prefix, course_id))
         self._client.srem(self._names.courses, course_id)
         return len(keys)
 

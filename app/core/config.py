@@ -165,6 +165,22 @@ class Settings(BaseSettings):
     lti_private_key_file: Path | None = None  # default: DATA_DIR/lti/tool-key.pem
     lti_state_ttl_seconds: int = Field(600, ge=30)
     lti_roster_sync_seconds: int = Field(0, ge=0)  # 0 = only on demand (POST /lti/roster/sync)
+    # --- Teaching loop: curated answers, course insights, weekly digest --------------------------
+    # Question-to-curated-question cut; empty = the embedding model's calibrated default.
+    curated_distance_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    insights_topic_distance: float = Field(0.12, gt=0.0, le=1.0)
+    insights_gap_distance: float = Field(0.08, gt=0.0, le=1.0)
+    insights_max_turns: int = Field(2000, ge=10, le=20000)
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["none", "starttls", "ssl"] = "starttls"
+    smtp_from: str = "course-tutor@localhost"
+    smtp_timeout_seconds: float = Field(20.0, gt=0)
+    digest_weekday: int = Field(0, ge=0, le=6)  # 0 = Monday
+    digest_hour_utc: int = Field(6, ge=0, le=23)
+    digest_check_seconds: float = Field(300.0, gt=0)
 
     # --- Files and logging -----------------------------------------------------------------------
     data_dir: Path = PROJECT_ROOT / "var"

@@ -32,11 +32,13 @@ from app.protocol.messages import (
     ConnectionMessage,
     Disconnect,
     ErrorMessage,
+    Feedback,
     Pong,
 )
 from app.protocol.parse import parse_client_message
 from app.services.chat import TurnRequest
 from app.state import Services
+from app.teaching.feedback import feedback_frame
 from app.ws.stream import PhraseBuffer, StreamState, build_response, stream_events
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ BACKING_ERRORS = (aioredis.RedisError, OSError, TimeoutError)
 WS_1000_NORMAL = 1000
 WS_1008_POLICY_VIOLATION = 1008
 WS_1011_INTERNAL_ERROR = 1011
+RECORD_WAIT_S = 5.0  # feedback right after chat_response waits for the turn's record
 
 
 class ClientGoneError(Exception):
@@ -173,8 +176,16 @@ class ChatSession:
                     return
                 if allowed:
                     await self._start_turn(request)
+            elif isinstance(request, Feedback):
+                await self._feedback(request)
             else:
                 await self.send(Pong())
+
+    async def _feedback(self, request: Feedback) -> None:
+        services = self._services
+        await services.background.wait_for(f"record-{request.turn_id}", RECORD_WAIT_S)
+        teaching = services.teaching.feedback if services.teaching else None
+        await self.send(await feedback_frame(teaching, self._principal, request))
 
     # --- turns -----------------------------------------------------------------------------------
     async def _still_allowed(self) -> bool | None:

@@ -100,6 +100,11 @@ def test_ask_stream_sources_and_pdf_on_desktop(
         room.click()
         expect(watched.page.get_by_test_id("answer")).to_contain_text("Manajemen infrastruktur")
         expect(watched.page.get_by_test_id("source").first).to_be_visible()
+        # rate the answer: a thumbs-down asks what was wrong, then thanks
+        watched.page.get_by_test_id("thumbs-down").click()
+        watched.page.get_by_test_id("feedback-comment").fill("Kurang contoh.")
+        watched.page.get_by_test_id("feedback-send").click()
+        expect(watched.page.get_by_test_id("feedback-thanks")).to_be_visible()
         assert watched.errors == []
 
 

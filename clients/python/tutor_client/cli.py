@@ -68,6 +68,7 @@ def _print_response(response: ChatResponse, out: TextIO) -> None:
             ("cached", response.cached),
             ("personalized", response.metadata.personalized),
             ("not covered", response.response_source == "not_covered"),
+            ("curated by the lecturer", response.response_source == "curated"),
         )
         if on
     ]

@@ -143,9 +143,11 @@ class TutorClient:
         return StatusResponse.model_validate(await self._get("/ws/status"))
 
     async def supports(self, message_type: str) -> bool:
-        """Whether the server accepts ``message_type`` (from ``/ws/status``, asked once)."""
+        """Whether the server accepts ``message_type`` (``/ws/status`` lists the protocol's and
+        its own additions; asked once)."""
         if self._types is None:
-            self._types = set((await self.status()).message_types)
+            status = await self.status()
+            self._types = {*status.message_types, *status.added_message_types}
         return message_type in self._types
 
     # --- the socket ---------------------------------------------------------------------------

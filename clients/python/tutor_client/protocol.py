@@ -41,6 +41,7 @@ class ErrorCode(StrEnum):
     MESSAGE_TOO_LARGE = "MESSAGE_TOO_LARGE"
     BINARY_NOT_SUPPORTED = "BINARY_NOT_SUPPORTED"
     CHAT_IN_PROGRESS = "CHAT_IN_PROGRESS"
+    TURN_NOT_FOUND = "TURN_NOT_FOUND"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     UNAUTHORIZED = "UNAUTHORIZED"
     FORBIDDEN = "FORBIDDEN"
@@ -63,7 +64,7 @@ _SPECS: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.INVALID_MESSAGE_TYPE: ErrorSpec(
         True,
         "Unsupported message type.",
-        "Send one of: chat_request, ping, disconnect.",
+        "Send one of: chat_request, ping, disconnect (or feedback).",
     ),
     ErrorCode.JSON_PARSE_ERROR: ErrorSpec(
         True,
@@ -125,6 +126,11 @@ _SPECS: dict[ErrorCode, ErrorSpec] = {
         "An answer is still streaming on this connection.",
         "Wait for its chat_response (or send disconnect) before asking the next question.",
     ),
+    ErrorCode.TURN_NOT_FOUND: ErrorSpec(
+        True,
+        "None of your answers has this turn_id.",
+        "Rate only your own answers, with the turn_id from their chat_response metadata.",
+    ),
     ErrorCode.INTERNAL_ERROR: ErrorSpec(
         True,
         "Something went wrong while answering.",
@@ -156,6 +162,9 @@ class ProtocolError(Exception):
 
 
 MAX_QUERY_CHARS = 1000
+MAX_COMMENT_CHARS = 2000
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9_.@:\-]{1,128}$"
+TURN_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 def now() -> float:
@@ -174,6 +183,18 @@ class ChatRequest(_Wire):
     query: str
     use_personalization: bool = False
     chatroom_id: str | None = Field(default=None, max_length=128)
+    # ours: the PDF page the student has open next to the chat
+    material_id: str | None = Field(default=None, pattern=IDENTIFIER_PATTERN)
+    page: int | None = Field(default=None, ge=1, le=100_000)
+
+
+class Feedback(_Wire):
+    """Ours: the student's rating of one of their own answers (``turn_id`` from its metadata)."""
+
+    type: Literal["feedback"]
+    turn_id: str = Field(pattern=TURN_ID_PATTERN)
+    rating: Literal["up", "down"]
+    comment: str | None = Field(default=None, max_length=MAX_COMMENT_CHARS)
 
 
 class Ping(_Wire):
@@ -184,9 +205,10 @@ class Disconnect(_Wire):
     type: Literal["disconnect"]
 
 
-ClientMessage = Annotated[ChatRequest | Ping | Disconnect, Field(discriminator="type")]
-CLIENT_MESSAGE: TypeAdapter[ChatRequest | Ping | Disconnect] = TypeAdapter(ClientMessage)
-CLIENT_TYPES = ("chat_request", "ping", "disconnect")
+ClientMessage = Annotated[ChatRequest | Ping | Disconnect | Feedback, Field(discriminator="type")]
+CLIENT_MESSAGE: TypeAdapter[ChatRequest | Ping | Disconnect | Feedback] = TypeAdapter(ClientMessage)
+CLIENT_TYPES = ("chat_request", "ping", "disconnect")  # the protocol's (listed by /ws/status)
+ADDED_CLIENT_TYPES = ("feedback",)  # ours, optional for clients
 
 
 # --- server → client -------------------------------------------------------------------------
@@ -289,13 +311,13 @@ class TokenUsage(_Wire):
     calls: list[UsageItem] = Field(default_factory=list)
 
 
-ResponseSource = Literal["rag", "cache", "not_covered"]
+ResponseSource = Literal["rag", "cache", "not_covered", "curated"]
 
 
 class ResponseMetadata(_Wire):
     source: ResponseSource
-    source_type: Literal["knowledge_base", "semantic_cache", "none"]
-    response_type: Literal["rag_response", "cached_response", "not_covered"]
+    source_type: Literal["knowledge_base", "semantic_cache", "none", "curated_answer"]
+    response_type: Literal["rag_response", "cached_response", "not_covered", "curated_response"]
     model_used: str | None
     personalized: bool
     course_id: str | None
@@ -331,6 +353,16 @@ class Pong(_Wire):
     timestamp: float = Field(default_factory=now)
 
 
+class FeedbackAck(_Wire):
+    """Ours: the rating of ``turn_id`` is stored (sending it again replaces it)."""
+
+    type: Literal["feedback_ack"] = "feedback_ack"
+    turn_id: str
+    rating: Literal["up", "down"]
+    held_for_review: bool = False  # a downvoted cached answer was taken out of the cache
+    timestamp: float = Field(default_factory=now)
+
+
 class ErrorMessage(_Wire):
     type: Literal["error"] = "error"
     error: str
@@ -350,13 +382,14 @@ class ErrorMessage(_Wire):
 
 
 ServerMessage = Annotated[
-    ConnectionMessage | ChatStarted | ChatChunk | ChatResponse | Pong | ErrorMessage,
+    ConnectionMessage | ChatStarted | ChatChunk | ChatResponse | Pong | ErrorMessage | FeedbackAck,
     Field(discriminator="type"),
 ]
 SERVER_MESSAGE: TypeAdapter[
-    ConnectionMessage | ChatStarted | ChatChunk | ChatResponse | Pong | ErrorMessage
+    ConnectionMessage | ChatStarted | ChatChunk | ChatResponse | Pong | ErrorMessage | FeedbackAck
 ] = TypeAdapter(ServerMessage)
 SERVER_TYPES = ("connection", "chat_started", "chat_chunk", "chat_response", "error", "pong")
+ADDED_SERVER_TYPES = ("feedback_ack",)  # ours: only in answer to a client's addition
 
 
 # --- from app.protocol.status ---
@@ -390,6 +423,8 @@ class StatusResponse(BaseModel):
     server_time: str
     uptime: int
     message_types: list[str] = list(CLIENT_TYPES)
+    # ours: message types beyond the protocol's that this server accepts, so clients can detect them
+    added_message_types: list[str] = list(ADDED_CLIENT_TYPES)
     response_types: list[str] = list(SERVER_TYPES)
     supported_features: SupportedFeatures
     performance_stats: PerformanceStats

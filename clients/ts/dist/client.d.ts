@@ -169,7 +169,8 @@ export declare class TutorClient {
     pdfUrl(courseId: string, materialId: string, page: number): string;
     /** A URL a browser can open without headers: the PDF fetched with the bearer, as a blob URL. */
     pdfBlobUrl(courseId: string, materialId: string, page: number): Promise<string>;
-    /** Message types the server accepts (from `/ws/status`), to use additions only where they exist. */
+    /** Message types the server accepts (`/ws/status`: `message_types` and `added_message_types`),
+     * to use additions only where they exist. */
     supports(messageType: string): Promise<boolean>;
     private socketUrl;
     /** Open the socket (if not open) and resolve with the server's `connection` frame. */

@@ -12,7 +12,7 @@ export type ServerMessage = ConnectionMessage | ChatStarted | ChatChunk | ChatRe
  * This interface was referenced by `TutorProtocol`'s JSON-Schema
  * via the `definition` "ErrorCode".
  */
-export type ErrorCode = 'EMPTY_QUERY' | 'INVALID_MESSAGE_TYPE' | 'JSON_PARSE_ERROR' | 'SERVICE_UNAVAILABLE' | 'RATE_LIMIT_EXCEEDED' | 'CONNECTION_TIMEOUT' | 'MISSING_USER_ID' | 'INVALID_PARAMETER' | 'UNKNOWN_COURSE' | 'QUERY_TOO_LONG' | 'INVALID_REQUEST' | 'MESSAGE_TOO_LARGE' | 'BINARY_NOT_SUPPORTED' | 'CHAT_IN_PROGRESS' | 'INTERNAL_ERROR' | 'UNAUTHORIZED' | 'FORBIDDEN';
+export type ErrorCode = 'EMPTY_QUERY' | 'INVALID_MESSAGE_TYPE' | 'JSON_PARSE_ERROR' | 'SERVICE_UNAVAILABLE' | 'RATE_LIMIT_EXCEEDED' | 'CONNECTION_TIMEOUT' | 'MISSING_USER_ID' | 'INVALID_PARAMETER' | 'UNKNOWN_COURSE' | 'QUERY_TOO_LONG' | 'INVALID_REQUEST' | 'MESSAGE_TOO_LARGE' | 'BINARY_NOT_SUPPORTED' | 'CHAT_IN_PROGRESS' | 'TURN_NOT_FOUND' | 'INTERNAL_ERROR' | 'UNAUTHORIZED' | 'FORBIDDEN';
 /**
  * Frames of /ws/stream and the HTTP bodies clients read (generated).
  */
@@ -34,6 +34,8 @@ export interface ChatRequest {
     query: string;
     use_personalization?: boolean;
     chatroom_id?: string | null;
+    material_id?: string | null;
+    page?: number | null;
 }
 /**
  * This interface was referenced by `TutorProtocol`'s JSON-Schema
@@ -127,7 +129,7 @@ export interface ChatResponse {
     latency_ms: number;
     timestamp: number;
     metadata: ResponseMetadata;
-    response_source: 'rag' | 'cache' | 'not_covered';
+    response_source: 'rag' | 'cache' | 'not_covered' | 'curated';
     chunks_count: number;
     done: true;
 }
@@ -193,9 +195,9 @@ export interface UsageItem {
  * via the `definition` "ResponseMetadata".
  */
 export interface ResponseMetadata {
-    source: 'rag' | 'cache' | 'not_covered';
-    source_type: 'knowledge_base' | 'semantic_cache' | 'none';
-    response_type: 'rag_response' | 'cached_response' | 'not_covered';
+    source: 'rag' | 'cache' | 'not_covered' | 'curated';
+    source_type: 'knowledge_base' | 'semantic_cache' | 'none' | 'curated_answer';
+    response_type: 'rag_response' | 'cached_response' | 'not_covered' | 'curated_response';
     model_used: string | null;
     personalized: boolean;
     course_id: string | null;
@@ -244,6 +246,7 @@ export interface StatusResponse {
     server_time: string;
     uptime: number;
     message_types: string[];
+    added_message_types: string[];
     response_types: string[];
     supported_features: SupportedFeatures;
     performance_stats: PerformanceStats;

@@ -362,10 +362,11 @@ export class TutorClient {
     return `${URL.createObjectURL(blob)}#page=${page}`;
   }
 
-  /** Message types the server accepts (from `/ws/status`), to use additions only where they exist. */
+  /** Message types the server accepts (`/ws/status`: `message_types` and `added_message_types`),
+   * to use additions only where they exist. */
   supports(messageType: string): Promise<boolean> {
     this.capabilities ??= this.status()
-      .then((s) => new Set(s.message_types))
+      .then((s) => new Set([...s.message_types, ...(s.added_message_types ?? [])]))
       .catch(() => {
         this.capabilities = null;
         return new Set<string>();

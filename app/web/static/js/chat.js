@@ -135,6 +135,7 @@ async function openRoom(roomId) {
       cached: turn.cached,
       personalized: turn.personalized,
       notCovered: turn.response_source === 'not_covered',
+      curated: turn.response_source === 'curated',
       tokens: turn.input_tokens + turn.output_tokens,
       cost: turn.cost_usd,
       latency: turn.latency_ms,
@@ -226,6 +227,7 @@ function finishView(view, result) {
       result.cached && badge(t('cached'), 'cached'),
       result.personalized && badge(t('personalized'), 'personalized'),
       result.notCovered && badge(t('notCovered'), 'not-covered'),
+      result.curated && badge(t('curated'), 'curated'),
       result.stopped && badge(t('stopped'), 'stopped'),
     ].filter(Boolean),
   );
@@ -242,20 +244,27 @@ function finishView(view, result) {
 }
 
 function addFeedback(view, turnId) {
-  const send = async (rating, button) => {
-    for (const b of view.feedback.querySelectorAll('button')) b.disabled = true;
-    button.setAttribute('aria-pressed', 'true');
+  const done = (node) => view.feedback.replaceChildren(node);
+  const send = async (rating, comment) => {
+    for (const b of view.feedback.querySelectorAll('button, textarea')) b.disabled = true;
     try {
-      await state.client.feedback(turnId, rating);
-      view.feedback.append(el('span', { class: 'muted', role: 'status' }, t('thanks')));
+      await state.client.feedback(turnId, rating, comment || undefined);
+      done(el('span', { class: 'muted', role: 'status', dataset: { testid: 'feedback-thanks' } }, t('thanks')));
     } catch (error) {
-      view.feedback.append(el('span', { class: 'error' }, error.message));
+      view.feedback.append(el('span', { class: 'error', role: 'alert' }, error.message));
     }
   };
-  const up = el('button', { type: 'button', class: 'icon', 'aria-label': t('helpful'), 'aria-pressed': 'false' }, '👍');
-  const down = el('button', { type: 'button', class: 'icon', 'aria-label': t('notHelpful'), 'aria-pressed': 'false' }, '👎');
-  up.addEventListener('click', () => send('up', up));
-  down.addEventListener('click', () => send('down', down));
+  const up = el('button', { type: 'button', class: 'icon', 'aria-label': t('helpful'), dataset: { testid: 'thumbs-up' } }, '👍');
+  const down = el('button', { type: 'button', class: 'icon', 'aria-label': t('notHelpful'), dataset: { testid: 'thumbs-down' } }, '👎');
+  up.addEventListener('click', () => send('up'));
+  down.addEventListener('click', () => {
+    // a thumbs-down asks what was wrong (optional): it goes to the lecturer's review queue
+    const comment = el('textarea', { rows: '2', maxlength: '1000', 'aria-label': t('whatWasWrong'), placeholder: t('whatWasWrong'), dataset: { testid: 'feedback-comment' } });
+    const submit = el('button', { type: 'button', class: 'primary', dataset: { testid: 'feedback-send' } }, t('send'));
+    submit.addEventListener('click', () => send('down', comment.value.trim()));
+    done(el('div', { class: 'feedback-form' }, comment, submit));
+    comment.focus();
+  });
   view.feedback.replaceChildren(up, down);
   view.feedback.hidden = false;
 }
@@ -304,6 +313,7 @@ async function ask(query) {
           cached: frame.cached,
           personalized: frame.metadata.personalized,
           notCovered: frame.response_source === 'not_covered',
+          curated: frame.response_source === 'curated',
           tokens: frame.token_usage.total_tokens,
           cost: frame.metadata.cost_usd,
           latency: frame.latency_ms,
@@ -421,7 +431,7 @@ async function main() {
     showConnectError(new Error(t('loadFailed', { msg: error.message })));
     return;
   }
-  state.feedback = await state.client.supports('feedback');
+  state.feedback = await state.client.supports('feedback'); // this server lists it (added type)
   state.client.setCourse(state.courseId);
   startNewChat();
   state.client.connect().catch(showConnectError);
