@@ -23,12 +23,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.api import (
     auth,
     course_settings,
+    courses,
     curated,
     feedback,
     insights,
     lti,
     profile,
     reviews,
+    rooms,
+    stats,
     status,
     ws,
 )
@@ -55,6 +58,7 @@ from app.services.stats import TurnStats
 from app.services.versions import VersionReader
 from app.state import Services
 from app.teaching.services import build_teaching
+from app.web import routes as web
 
 log = logging.getLogger(__name__)
 OUTBOX_DRAIN_SECONDS = 5.0
@@ -229,8 +233,12 @@ def create_app(settings: Settings) -> FastAPI:
         curated.router,
         insights.router,
         course_settings.router,
+        courses.router,
+        rooms.router,
+        stats.router,
     ):
         app.include_router(router)
+    web.mount(app)
 
     @app.get("/health", include_in_schema=True)
     async def health() -> dict[str, str]:

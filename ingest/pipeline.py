@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -172,6 +172,7 @@ class Ingestor:
         self, course: Course, prune: bool = False, force: bool = False
     ) -> list[FileResult]:
         records = self._writer.records(course.course_id)
+        self._writer.save_course(course.course_id, course.title, course.language)
         results = [
             self._ingest_file(course, m, records.get(m.filename), force) for m in course.materials
         ]
@@ -209,6 +210,9 @@ class Ingestor:
             and record.status == FileStatus.OK
             and self._ocr_current(record, languages)
         ):
+            described = replace(record, title=material.title, path=str(material.path.resolve()))
+            if described != record:  # a new title in course.yaml, or the folder moved
+                self._writer.save_record(course.course_id, described)
             result = FileResult(
                 course.course_id,
                 material.filename,
@@ -243,7 +247,9 @@ class Ingestor:
                     result.pages,
                     result.chunks,
                     time.time(),
-                    result.ocr_identity,
+                    ocr=result.ocr_identity,
+                    title=material.title,
+                    path=str(material.path.resolve()),
                 ),
             )
         result.seconds = time.perf_counter() - started

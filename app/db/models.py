@@ -79,6 +79,7 @@ class Turn(SQLModel, table=True):
     __table_args__ = (
         Index("ix_turns_user_room_created", "user_id", "chatroom_pk", "created_at"),
         Index("ix_turns_created_at", "created_at"),
+        Index("ix_turns_course_created", "course_id", "created_at"),  # the dashboard's range scans
         CheckConstraint("status IN ('completed', 'cancelled', 'failed')", name="ck_turns_status"),
         ForeignKeyConstraint(
             ["chatroom_pk"], ["chatrooms.id"], name="fk_turns_chatroom", ondelete="CASCADE"
@@ -109,6 +110,7 @@ class Turn(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
     error_code: str | None = Field(default=None, sa_type=String(ERROR_CODE_LEN))
     cache_key: str | None = Field(default=None, sa_type=String(CACHE_KEY_LEN))
+    first_chunk_ms: float | None = None  # time to the first chat_chunk; None: none was sent
 
 
 # --- the teaching loop: answer feedback and lecturers' curated answers ---------------------------

@@ -104,3 +104,4 @@ class TurnRecord(BaseModel):
     error_code: str | None = Field(default=None, max_length=ERROR_CODE_LEN)
     # the semantic-cache entry the answer came from or went into (a downvote holds it for review)
     cache_key: str | None = Field(default=None, max_length=CACHE_KEY_LEN)
+    first_chunk_ms: float | None = Field(default=None, ge=0.0)

@@ -76,6 +76,7 @@ NOTES: dict[tuple[type[BaseModel], str], str] = {
     (m.UsageItem, "counted"): "the server reported no usage (llama.cpp); tokens were counted by us",
     (m.TokenUsage, "calls"): "one entry per LLM call of the turn (condense, answer, personalize)",
     (m.ChatResponse, "chunks_count"): "number of `chat_chunk` frames sent for this turn",
+    (StatusResponse, "added_message_types"): "message types beyond the protocol's that this server accepts (e.g. `feedback`)",
     (m.ChatRequest, "material_id"): "the material the student has open next to the chat; retrieval prefers it",
     (m.ChatRequest, "page"): "physical page (1-based) of `material_id` the student has open; needs `material_id`; neighbouring pages are preferred",
     (m.Feedback, "turn_id"): "`metadata.turn_id` of one of the user's own answers",

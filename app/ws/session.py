@@ -277,6 +277,8 @@ class ChatSession:
         finally:
             latency = (time.perf_counter() - started) * 1000
             record = self._record(turn, state, status, error_code, latency, created)
+            if state.first_chunk_at is not None:
+                record.first_chunk_ms = round((state.first_chunk_at - started) * 1000, 1)
             services.background.spawn(self._finish(turn.turn_id, record), f"record-{turn.turn_id}")
 
     def _record(

@@ -91,6 +91,7 @@ class StreamState:
     chunks: int = 0
     sent: list[str] = field(default_factory=list)
     result: TurnResult | None = None
+    first_chunk_at: float | None = None  # time.perf_counter() when the first chunk went out
 
     @property
     def text(self) -> str:
@@ -109,6 +110,8 @@ async def stream_events(
         state.chunks += 1
         state.sent.append(phrase)
         await send(ChatChunk(chunk=phrase, chunk_index=state.chunks))
+        if state.first_chunk_at is None:
+            state.first_chunk_at = time.perf_counter()
 
     async for event in events:
         if isinstance(event, TextDelta):

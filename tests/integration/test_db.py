@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db.engine import run_migrations
+from app.db.engine import alembic_config, run_migrations
 from app.db.models import metadata
 from app.db.records import StudentProfile, TurnRecord
 from app.db.repository import ROOMS, TURNS, ChatRepository
@@ -79,7 +80,7 @@ async def test_migration_creates_the_schema(db_engine: AsyncEngine) -> None:
     }
     assert {"ix_turns_user_room_created", "ix_turns_created_at"} <= schema["indexes"]
     assert "uq_chatrooms_user_room" in schema["uniques"]
-    assert revision == "0002"
+    assert revision == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 async def test_migration_matches_the_models(db_engine: AsyncEngine) -> None:
