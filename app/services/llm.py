@@ -1,30 +1,49 @@
-"""The one LLM code path: OpenAI's chat API via llama-index-llms-openai, against any endpoint.
+"""The one LLM code path: OpenAI's chat API through a LlamaIndex LLM, against any endpoint.
 
 OpenAI itself, vLLM, Ollama or the project's own llama.cpp server all speak this API; only
 ``OPENAI_API_BASE`` and the model name differ. Model names llama-index does not know
 (``gpt-4o-nano``, a local GGUF) would be refused by its context-window lookup, so the metadata comes
 from our settings instead. Token usage is read from the stream (``stream_options.include_usage``).
+
+Streaming keeps LlamaIndex's ``astream_chat`` (its callbacks and instrumentation events fire as
+usual) but its transport is :mod:`app.services.sse`: httpx and ``json.loads`` instead of the
+openai SDK's typed chunks, which cost several times more CPU per token (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 import openai
-from llama_index.core.base.llms.types import ChatMessage, LLMMetadata, MessageRole
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    LLMMetadata,
+    MessageRole,
+)
 from llama_index.llms.openai import OpenAI
+from llama_index.llms.openai.utils import to_openai_message_dicts
+from llama_index_instrumentation import get_dispatcher
+from llama_index_instrumentation.dispatcher import Dispatcher
+from llama_index_instrumentation.event_handlers import NullEventHandler
 from pydantic import Field
 
 from app.core.config import Settings
 from app.protocol.errors import ErrorCode, ProtocolError
+from app.services.sse import LLMStreamError, open_stream, read_events
+from app.services.stall import StallGuard, next_within
 
 log = logging.getLogger(__name__)
 NO_KEY = "no-key-needed"
+# The dispatcher LlamaIndex's LLM callback layer sends its chat events through.
+CALLBACK_DISPATCHER = get_dispatcher("llama_index.core.llms.callbacks")
 
 
 class CompatibleOpenAI(OpenAI):
@@ -46,6 +65,64 @@ class CompatibleOpenAI(OpenAI):
             model_name=self.model,
             system_role=MessageRole.SYSTEM,
         )
+
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        """LlamaIndex's ``astream_chat``. Its callback layer builds an instrumentation event per
+        token (~10 µs each, about as much as reading the token); when no event handler or
+        callback handler listens, nobody would receive them, so they are skipped. With a handler
+        registered (tracing, a callback handler), the full LlamaIndex path runs."""
+        if observed(self):
+            full: ChatResponseAsyncGen = await super().astream_chat(messages, **kwargs)
+            return full
+        return await self._astream_chat(messages, **kwargs)
+
+    def _stream_headers(self) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.api_key}", "Accept": "text/event-stream"}
+        headers.update(self.default_headers or {})
+        return headers
+
+    async def _astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        """The request goes out and its headers are checked before this returns; then each
+        text delta (and the final usage) becomes one ``ChatResponse``."""
+        http = self._async_http_client
+        if http is None:
+            raise RuntimeError("CompatibleOpenAI needs an httpx.AsyncClient to stream")
+        body = {
+            "messages": to_openai_message_dicts(messages, model=self.model),
+            **self._get_model_kwargs(stream=True, **kwargs),
+        }
+        url = f"{(self.api_base or '').rstrip('/')}/chat/completions"
+        response = await open_stream(http, url, body, self._stream_headers())
+
+        async def gen() -> ChatResponseAsyncGen:
+            content = ""
+            async for event in read_events(response):
+                content += event.delta
+                # Plain constructors: pydantic's model_construct is the slower of the two here.
+                yield ChatResponse(
+                    message=ChatMessage(role=MessageRole.ASSISTANT, content=content),
+                    raw=event.raw,
+                    delta=event.delta,
+                    additional_kwargs=event.usage or {},
+                )
+
+        return gen()
+
+
+def observed(llm: OpenAI) -> bool:
+    """True when a LlamaIndex event handler or a callback handler would see this LLM's events."""
+    if llm.callback_manager is not None and llm.callback_manager.handlers:
+        return True
+    node: Dispatcher | None = CALLBACK_DISPATCHER
+    while node is not None:
+        if any(not isinstance(h, NullEventHandler) for h in node.event_handlers):
+            return True
+        node = node.parent if node.propagate else None
+    return False
 
 
 def build_llm(settings: Settings, model: str, http_client: httpx.AsyncClient) -> CompatibleOpenAI:
@@ -99,14 +176,33 @@ class LlamaCppPromptCounter:
         self._timeout = timeout
 
     async def count(self, messages: Sequence[ChatMessage]) -> int:
+        """The exact prompt size; raises :class:`CountUnavailableError` if the server cannot say."""
         total = self.REPLY_HEADER
         for message in messages:
-            response = await self._http.post(
-                self._url, json={"input": message.content or ""}, timeout=self._timeout
-            )
-            response.raise_for_status()
-            total += int(response.json()["count"]) + self.PER_MESSAGE
+            try:
+                response = await self._http.post(
+                    self._url, json={"input": message.content or ""}, timeout=self._timeout
+                )
+                response.raise_for_status()
+                total += int(response.json()["count"]) + self.PER_MESSAGE
+            except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
+                raise CountUnavailableError(type(exc).__name__) from exc
         return total
+
+
+class CountUnavailableError(Exception):
+    """The tokenizer endpoint did not give a count (down, or an answer of another shape)."""
+
+
+async def prompt_tokens(counter: PromptCounter | None, messages: Sequence[ChatMessage]) -> int:
+    """Prompt tokens for a server that reported none. Counting runs after the answer streamed, so
+    it never fails the turn: without an exact count the estimate stands (logged)."""
+    if counter is not None:
+        try:
+            return await counter.count(messages)
+        except CountUnavailableError as exc:
+            log.warning("prompt token count unavailable (%s); estimating", exc)
+    return estimate_tokens(messages)
 
 
 def estimate_tokens(messages: Sequence[ChatMessage]) -> int:
@@ -123,7 +219,7 @@ class LLMUnavailableError(ProtocolError):
         self.detail = detail
 
 
-_FAILURES = (openai.APIError, httpx.HTTPError, TimeoutError, ConnectionError)
+_FAILURES = (openai.APIError, httpx.HTTPError, LLMStreamError, TimeoutError, ConnectionError)
 
 
 async def stream_chat(
@@ -145,23 +241,28 @@ async def stream_chat(
         async with asyncio.timeout(first_token_timeout):
             stream = await llm.astream_chat(list(messages))
         iterator = stream.__aiter__()
-        timeout = first_token_timeout
-        while True:
-            try:
-                async with asyncio.timeout(timeout):
-                    response = await iterator.__anext__()
-            except StopAsyncIteration:
-                break
-            counts = response.additional_kwargs
-            if "prompt_tokens" in counts:
-                usage = Usage(int(counts["prompt_tokens"]), int(counts.get("completion_tokens", 0)))
-            if response.delta:
-                timeout = token_timeout
-                pieces += 1
-                yield Delta(response.delta)
+        guard = StallGuard(first_token_timeout)
+        try:
+            while True:
+                try:
+                    response = await next_within(guard, iterator)
+                except StopAsyncIteration:
+                    break
+                counts = response.additional_kwargs
+                if "prompt_tokens" in counts:
+                    usage = Usage(
+                        int(counts["prompt_tokens"]), int(counts.get("completion_tokens", 0))
+                    )
+                if response.delta:
+                    guard.limit_s = token_timeout
+                    pieces += 1
+                    yield Delta(response.delta)
+        finally:  # a cancelled or timed-out answer releases its HTTP connection now, not at GC
+            guard.close()
+            with contextlib.suppress(Exception):
+                await stream.aclose()
         if usage is None:
-            prompt = await counter.count(messages) if counter else estimate_tokens(messages)
-            usage = Usage(prompt, pieces, counted=True)
+            usage = Usage(await prompt_tokens(counter, messages), pieces, counted=True)
     except _FAILURES as exc:
         log.warning("LLM call to %s failed: %s", llm.api_base, type(exc).__name__, exc_info=True)
         raise LLMUnavailableError(type(exc).__name__) from exc
