@@ -214,6 +214,9 @@ def main() -> None:
     # same cores that turned single question embeddings into 1-2.6 s stalls (docs/benchmarks.md).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     settings = get_settings()
+    # OpenMP reads this once, when the model library loads in each worker (spawned processes
+    # inherit it): the workers share the cores instead of each claiming all of them.
+    os.environ.setdefault("OMP_NUM_THREADS", str(settings.embedding_thread_count))
     configure_logging(settings)
     uvicorn.run(
         "app.main:create_app_from_env",
