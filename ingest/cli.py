@@ -23,6 +23,7 @@ from app.core.logging import configure_logging
 from app.core.redis import SearchModuleMissingError, ensure_search_module, redact, sync_client
 from ingest.catalog import CatalogError, Course, course_from_paths, discover, validate_course_id
 from ingest.pipeline import FileResult, Ingestor, plan_chunks
+from ingest.reindex import reconcile
 from ingest.store import KnowledgeWriter
 
 
@@ -124,6 +125,9 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     client = sync_client(settings.redis_knowledge_url, settings.redis_timeout_seconds)
     try:
         ensure_search_module(client, settings.redis_knowledge_url)
+        rebuilt = reconcile(client, chunk_schema(settings))
+        if rebuilt:
+            console.print(f"index definition rebuilt for changed fields: {', '.join(rebuilt)}")
         store = build_vector_store(settings, client)
         from redisvl.index import SearchIndex
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel
+from redisvl.exceptions import RedisSearchError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app.db.records import TurnRecord
@@ -39,7 +40,8 @@ from app.state import Services
 from app.ws.stream import PhraseBuffer, StreamState, build_response, stream_events
 
 log = logging.getLogger(__name__)
-BACKING_ERRORS = (aioredis.RedisError, OSError, TimeoutError)
+# RedisVL reports a failed search (e.g. an index that is gone) as its own RedisSearchError.
+BACKING_ERRORS = (aioredis.RedisError, RedisSearchError, OSError, TimeoutError)
 WS_1000_NORMAL = 1000
 WS_1008_POLICY_VIOLATION = 1008
 WS_1011_INTERNAL_ERROR = 1011
