@@ -2,11 +2,12 @@
 
 ``tutor-serve`` (1 worker) over the sample course, the scripted LLM answering at once (20 tokens,
 no delay), the semantic cache looked up as usual but with a threshold that only an exact repeat
-meets (the questions of one burst differ only in a suffix and would otherwise hit each other). 100 WebSocket clients each send a different question at the same moment; the first
-chunk of each is timed from the moment it was sent. In the same run, in this process, the bundled
-model embeds the same 100 questions in batches of ``QUERY_BATCH_SIZE`` (the floor: no server can
-start answering 100 fresh questions before their vectors exist). The goal is p95 first chunk ÷
-floor ≤ 1.5.
+meets (the questions of one burst differ only in a suffix and would otherwise hit each other).
+100 WebSocket clients each send a different question at the same moment; the first chunk of
+each is timed from the moment it was sent. In the same run, in this process, the bundled model
+embeds the same 100 questions in batches of ``QUERY_BATCH_SIZE`` (the floor: no server can start
+answering 100 fresh questions before their vectors exist). The goal: p95 first chunk ÷ floor
+≤ 1.5.
 
 A lone question must not pay for batching: the same model embeds single questions through the
 batcher and through a plain worker-thread call, interleaved (medians, ms).
