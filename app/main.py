@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from redisvl.index import AsyncSearchIndex
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.api import profile, status, ws
+from app.api import probes, profile, status, ws
 from app.core.config import Settings, get_settings
 from app.core.embeddings import build_embedding
 from app.core.knowledge import KnowledgeKeys, build_vector_store, chunk_schema
@@ -29,6 +29,7 @@ from app.core.redis import aensure_search_module, async_client, redact, sync_cli
 from app.db.engine import create_engine, run_migrations
 from app.db.recorder import TurnRecorder
 from app.db.repository import ChatRepository
+from app.observability.metrics import Metrics, prepare_multiprocess_dir
 from app.services.cache import AnswerCache, build_semantic_cache, close_semantic_cache
 from app.services.chat import ChatModels, ChatService
 from app.services.history import ConversationSource
@@ -98,6 +99,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         personalize=build_llm(settings, settings.model_personalized, http),
         counter=counter,
     )
+    metrics = Metrics() if settings.metrics_enabled else None
     answer_cache = None
     if settings.cache_enabled:
         name = f"{settings.key_prefix}-answers-{KnowledgeKeys.from_settings(settings).slug}"
@@ -110,7 +112,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
             settings.cache_ttl_seconds,
         )
         stack.push_async_callback(close_semantic_cache, semantic)
-        answer_cache = AnswerCache(semantic, timeout)
+        answer_cache = AnswerCache(semantic, timeout, metrics)
 
     engine = create_engine(settings.resolved_database_url, settings.database_timeout_seconds)
     stack.push_async_callback(engine.dispose)
@@ -159,6 +161,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
             timeout,
         ),
         stats=TurnStats(cache_redis, settings.key_prefix, timeout),
+        metrics=metrics,
     )
 
 
@@ -191,11 +194,13 @@ def create_app(settings: Settings) -> FastAPI:
                         await task
                 with contextlib.suppress(Exception):
                     await services.recorder.drain()
+                Metrics.process_exited()
 
     app = FastAPI(title="Course tutor chat server", version="0.1.0", lifespan=lifespan)
     app.include_router(ws.router)
     app.include_router(status.router)
     app.include_router(profile.router)
+    app.include_router(probes.router)
 
     @app.get("/health", include_in_schema=True)
     async def health() -> dict[str, str]:
@@ -217,6 +222,8 @@ def main() -> None:
     # OpenMP reads this once, when the model library loads in each worker (spawned processes
     # inherit it): the workers share the cores instead of each claiming all of them.
     os.environ.setdefault("OMP_NUM_THREADS", str(settings.embedding_thread_count))
+    if settings.metrics_enabled and settings.workers > 1:  # every worker writes, /metrics merges
+        prepare_multiprocess_dir(settings.resolved_metrics_dir)
     configure_logging(settings)
     uvicorn.run(
         "app.main:create_app_from_env",
@@ -227,4 +234,7 @@ def main() -> None:
         ws="websockets-sansio",
         ws_max_size=max(1 << 20, settings.ws_max_message_bytes * 4),
         log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
+        # JSON logs: uvicorn's own loggers go through the root handler and its JSON formatter
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
     )

@@ -14,6 +14,8 @@ import redis.asyncio as aioredis
 from app.core.config import Settings
 from app.db.recorder import TurnRecorder
 from app.db.repository import ChatRepository
+from app.lifecycle import Lifecycle
+from app.observability.metrics import Metrics
 from app.services.chat import ChatService
 from app.services.presence import Presence
 from app.services.ratelimit import RateLimiter
@@ -58,5 +60,7 @@ class Services:
     presence: Presence
     limiter: RateLimiter
     stats: TurnStats
+    metrics: Metrics | None = None
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
     started_at: float = field(default_factory=time.time)

@@ -54,6 +54,9 @@ async def _refuse(
 @router.websocket("/ws/stream")
 async def stream(ws: WebSocket) -> None:
     services: Services = ws.state.services
+    if services.lifecycle.draining:  # this replica is stopping; the client reconnects elsewhere
+        await _refuse(ws, ErrorCode.SERVICE_UNAVAILABLE, close=WS_1011_INTERNAL_ERROR)
+        return
     user_id = (ws.query_params.get("user_id") or "").strip()
     course_id: str | None = (ws.query_params.get("course_id") or "").strip()
     if course_id is not None and course_id.lower() in ABSENT:

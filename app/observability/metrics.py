@@ -9,6 +9,7 @@ its samples there, and ``/metrics`` on any worker merges them all.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from prometheus_client import (
@@ -20,6 +21,8 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
+
+from app.protocol.messages import UsageItem
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -74,6 +77,20 @@ class Metrics:
             "tutor_cache_lookups", "Semantic cache lookups by result (hit, miss, error).",
             ["result"], registry=r,
         )  # fmt: skip
+
+    def turn_finished(
+        self, course: str | None, source: str, seconds: float | None, usage: Sequence[UsageItem]
+    ) -> None:
+        """One finished turn: ``source`` is where the answer came from, or failed/cancelled;
+        ``seconds`` only for answered turns."""
+        self.turns.labels(course=course or "all", source=source).inc()
+        if seconds is not None:
+            self.turn_seconds.observe(seconds)
+        for item in usage:
+            self.tokens.labels(model=item.model, kind="input").inc(item.input_tokens)
+            self.tokens.labels(model=item.model, kind="output").inc(item.output_tokens)
+            if item.cost_usd:
+                self.cost.labels(model=item.model).inc(item.cost_usd)
 
     def render(self) -> bytes:
         """The text exposition: this process's registry, or every worker's samples merged."""

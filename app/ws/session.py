@@ -26,8 +26,11 @@ from redisvl.exceptions import RedisSearchError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app.db.records import TurnRecord
+from app.observability.logs import CONNECTION_ID, TURN_ID
+from app.observability.turns import observe_turn
 from app.protocol.errors import ErrorCode, ProtocolError
 from app.protocol.messages import (
+    ChatChunk,
     ChatRequest,
     ChatStarted,
     ChatStartedMetadata,
@@ -87,6 +90,8 @@ class ChatSession:
                 raise ClientGoneError from exc
 
     async def send_error(self, code: ErrorCode, message: str | None = None) -> None:
+        if self._services.metrics is not None:
+            self._services.metrics.errors.labels(code=code.value).inc()
         with contextlib.suppress(ClientGoneError):
             await self.send(ErrorMessage.of(code, message))
 
@@ -98,6 +103,10 @@ class ChatSession:
     # --- lifecycle -------------------------------------------------------------------------------
     async def run(self, connection: ConnectionMessage) -> None:
         connection.connection_id = self._id
+        CONNECTION_ID.set(self._id)
+        metrics = self._services.metrics
+        if metrics is not None:
+            metrics.ws_connections.inc()
         log.debug("ws %s connected user=%s course=%s", self._id, self._user_id, self._course_id)
         with contextlib.suppress(*BACKING_ERRORS):  # presence is best effort, chat is not
             await self._services.presence.connected(self._id, self._user_id)
@@ -108,6 +117,8 @@ class ChatSession:
             pass
         finally:
             await self._cancel_turn()
+            if metrics is not None:
+                metrics.ws_connections.dec()
             with contextlib.suppress(*BACKING_ERRORS):
                 await self._services.presence.disconnected(self._id, self._user_id)
             log.debug("ws %s closed", self._id)
@@ -177,6 +188,9 @@ class ChatSession:
         if self._busy():
             await self.send_error(ErrorCode.CHAT_IN_PROGRESS)
             return
+        if self._services.lifecycle.draining:  # this replica is stopping: ask another one
+            await self.send_error(ErrorCode.SERVICE_UNAVAILABLE)
+            return
         try:
             decision = await self._services.limiter.hit(self._user_id)
         except (aioredis.RedisError, OSError, TimeoutError):
@@ -220,11 +234,19 @@ class ChatSession:
         buffer = PhraseBuffer(
             self._settings.stream_flush_interval_ms / 1000, self._settings.stream_min_chunk_chars
         )
+        TURN_ID.set(turn.turn_id)
+        first_chunk: list[float] = []
+
+        async def send_chunk(chunk: ChatChunk) -> None:
+            if not first_chunk:
+                first_chunk.append(time.perf_counter() - started)
+            await self.send(chunk)
+
         try:
             await self.send(started_frame)
             with contextlib.suppress(*BACKING_ERRORS):
                 await services.presence.chat_started(turn.turn_id)
-            result = await stream_events(services.chat.answer(turn), self.send, buffer, state)
+            result = await stream_events(services.chat.answer(turn), send_chunk, buffer, state)
             latency = (time.perf_counter() - started) * 1000
             await self.send(build_response(self._settings, turn, result, state.chunks, latency))
             status = "completed"
@@ -247,6 +269,8 @@ class ChatSession:
         finally:
             latency = (time.perf_counter() - started) * 1000
             record = self._record(turn, state, status, error_code, latency, created)
+            if services.metrics is not None:
+                observe_turn(services.metrics, record, state, first_chunk)
             services.background.spawn(self._finish(turn.turn_id, record), f"record-{turn.turn_id}")
 
     def _record(
