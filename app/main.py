@@ -43,6 +43,7 @@ from app.state import Services
 
 log = logging.getLogger(__name__)
 OUTBOX_DRAIN_SECONDS = 5.0
+WORKER_HEALTHCHECK_SECONDS = 120
 
 
 async def _check_llm(settings: Settings, http: httpx.AsyncClient) -> None:
@@ -235,6 +236,9 @@ def main() -> None:
         ws_max_size=max(1 << 20, settings.ws_max_message_bytes * 4),
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
+        # A worker loading its models on a busy machine can miss uvicorn's 5 s liveness ping;
+        # the supervisor would then kill and respawn it forever, and no worker ever serves.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         # JSON logs: uvicorn's own loggers go through the root handler and its JSON formatter
         log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
     )
