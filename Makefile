@@ -82,6 +82,10 @@ bench: redis llm ## benchmarks (record results in docs/benchmarks.md with date a
 	$(BIN)/python -m bench.cache_workload --seeds 5
 	$(BIN)/python -m bench.cache_latency --local 6 --scripted 10
 
+.PHONY: bench-load
+bench-load: redis ## 1,000 connections + 100 concurrent chats, 1 and 2 workers (scripted LLM)
+	$(BIN)/python -m bench.load
+
 .PHONY: clean
 clean: ## remove caches (keeps .venv, var/ data and models)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build *.egg-info evaluation/out
