@@ -9,13 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 from redisvl.index import AsyncSearchIndex
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,7 +27,7 @@ from app.core.redis import aensure_search_module, async_client, redact, sync_cli
 from app.db.engine import create_engine, run_migrations
 from app.db.recorder import TurnRecorder
 from app.db.repository import ChatRepository
-from app.observability.metrics import Metrics, prepare_multiprocess_dir
+from app.observability.metrics import Metrics
 from app.services.cache import AnswerCache, build_semantic_cache, close_semantic_cache
 from app.services.chat import ChatModels, ChatService
 from app.services.history import ConversationSource
@@ -43,7 +41,6 @@ from app.state import Services
 
 log = logging.getLogger(__name__)
 OUTBOX_DRAIN_SECONDS = 5.0
-WORKER_HEALTHCHECK_SECONDS = 120
 
 
 async def _check_llm(settings: Settings, http: httpx.AsyncClient) -> None:
@@ -216,29 +213,7 @@ def create_app_from_env() -> FastAPI:
 
 
 def main() -> None:
-    # The embedding model's OpenMP threads spin while idle by default; with the local LLM on the
-    # same cores that turned single question embeddings into 1-2.6 s stalls (docs/benchmarks.md).
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    settings = get_settings()
-    # OpenMP reads this once, when the model library loads in each worker (spawned processes
-    # inherit it): the workers share the cores instead of each claiming all of them.
-    os.environ.setdefault("OMP_NUM_THREADS", str(settings.embedding_thread_count))
-    if settings.metrics_enabled and settings.workers > 1:  # every worker writes, /metrics merges
-        prepare_multiprocess_dir(settings.resolved_metrics_dir)
-    configure_logging(settings)
-    uvicorn.run(
-        "app.main:create_app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        ws="websockets-sansio",
-        ws_max_size=max(1 << 20, settings.ws_max_message_bytes * 4),
-        log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
-        # A worker loading its models on a busy machine can miss uvicorn's 5 s liveness ping;
-        # the supervisor would then kill and respawn it forever, and no worker ever serves.
-        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
-        # JSON logs: uvicorn's own loggers go through the root handler and its JSON formatter
-        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
-    )
+    """``tutor-serve``; kept in :mod:`app.serve`, which does not import the app itself."""
+    from app.serve import main as serve
+
+    serve()

@@ -134,6 +134,16 @@ async def _round(base: str, rep: int) -> dict[str, Any]:
     }
 
 
+def log_summary(path: Path, top: int = 6) -> dict[str, int]:
+    """The server's WARNING/ERROR lines, grouped by logger and message start (why turns failed)."""
+    counts: Counter[str] = Counter()
+    for line in path.read_text(errors="replace").splitlines():
+        for level in (" WARNING ", " ERROR "):
+            if level in line:
+                counts[line.split(level, 1)[1][:90]] += 1
+    return dict(counts.most_common(top))
+
+
 def run(ctx: Context, workers_list: tuple[int, ...] = (1, 2), reps: int = 1) -> Section:
     raise_file_limit()
     prefix = ctx.sample_prefix
@@ -152,15 +162,17 @@ def run(ctx: Context, workers_list: tuple[int, ...] = (1, 2), reps: int = 1) -> 
                     with TreeSampler(server.pid) as rss:
                         result = asyncio.run(_round(server.base, rep))
                     result.update(workers=workers, rep=rep + 1, rss_peak_mib=rss.peak_mib,
-                                  rss_start_mib=rss.samples[0] / MIB)  # fmt: skip
+                                  rss_start_mib=rss.samples[0] / MIB,
+                                  pss_peak_mib=rss.pss_peak_mib)  # fmt: skip
                     results.append(result)
+            results[-1]["server_warnings"] = log_summary(server.log)
     rows = [
         (
             r["workers"], r["rep"], f"{r['answered']}/{CHATS}",
             ", ".join(f"{k}: {v}" for k, v in r["errors"].items()) or "none",
             f"{r['lost']} / {r['duplicated']} / {r['out_of_order']}",
             f"{r['idle_alive']}/{IDLE}", r["first_p50"], r["first_p95"], r["turn_p50"],
-            r["turn_p95"], r["rss_start_mib"], r["rss_peak_mib"],
+            r["turn_p95"], r["rss_start_mib"], r["rss_peak_mib"], r["pss_peak_mib"],
             "yes" if r["rss_peak_mib"] <= RSS_LIMIT_MIB else "**no**",
         )
         for r in results
@@ -174,11 +186,19 @@ def run(ctx: Context, workers_list: tuple[int, ...] = (1, 2), reps: int = 1) -> 
             table(
                 ["workers", "round", "answered", "errors", "chunks lost / duplicated / "
                  "out of order", "idle sockets alive", "first chunk p50", "first chunk p95",
-                 "turn p50", "turn p95", "RSS before", "RSS peak", f"≤ {RSS_LIMIT_MIB} MiB"],
+                 "turn p50", "turn p95", "RSS before", "RSS peak", "PSS peak",
+                 f"RSS ≤ {RSS_LIMIT_MIB} MiB"],
                 rows,
             ),
         ]
     )  # fmt: skip
+    warnings = [
+        f"- {r['workers']} worker(s): " + "; ".join(f"{n}× `{m}`" for m, n in r.get(
+            "server_warnings", {}).items())
+        for r in results if r.get("server_warnings")
+    ]  # fmt: skip
+    if warnings:
+        markdown += "\n\nServer warnings (count × logger: message):\n\n" + "\n".join(warnings)
     return Section(NAME, TITLE, markdown, {"results": results})
 
 

@@ -35,16 +35,24 @@ def children(pid: int) -> list[int]:
     return out
 
 
-def tree_rss_kib(pid: int) -> int:
-    total = 0
+def tree_kib(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) summed over the tree. RSS counts shared pages once per process; PSS splits
+    them between the processes that share them."""
+    rss = pss = 0
     for member in [pid, *children(pid)]:
         try:
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+            for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
         except OSError:
             continue
-    return total
+    return rss, pss
+
+
+def tree_rss_kib(pid: int) -> int:
+    return tree_kib(pid)[0]
 
 
 @dataclass
@@ -52,6 +60,7 @@ class TreeSampler:
     pid: int
     interval: float = 0.1
     samples: list[int] = field(default_factory=list)
+    pss_samples: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -59,7 +68,9 @@ class TreeSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.samples.append(tree_rss_kib(self.pid))
+            rss, pss = tree_kib(self.pid)
+            self.samples.append(rss)
+            self.pss_samples.append(pss)
             self._stop.wait(self.interval)
 
     def __enter__(self) -> TreeSampler:
@@ -73,6 +84,10 @@ class TreeSampler:
     @property
     def peak_mib(self) -> float:
         return max(self.samples, default=0) / MIB
+
+    @property
+    def pss_peak_mib(self) -> float:
+        return max(self.pss_samples, default=0) / MIB
 
 
 @dataclass

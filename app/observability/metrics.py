@@ -36,15 +36,6 @@ def multiprocess_dir() -> Path | None:
     return Path(value) if value else None
 
 
-def prepare_multiprocess_dir(folder: Path) -> None:
-    """Called once by the parent before workers start: an empty folder, then the env variable
-    (read by prometheus-client when a worker imports it)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.db"):
-        stale.unlink()
-    os.environ[MULTIPROC_ENV] = str(folder)
-
-
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
