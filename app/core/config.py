@@ -155,8 +155,6 @@ class Settings(BaseSettings):
     embedding_threads: int = Field(0, ge=0, le=256)
     # Questions embedded together at most (questions that arrive together share one model call).
     query_batch_size: int = Field(64, ge=1, le=1024)
-    # Connections per Redis client pool per worker; a turn waits at most REDIS_TIMEOUT_SECONDS.
-    redis_max_connections: int = Field(256, ge=8, le=65536)
     # Prometheus /metrics; with several workers their samples are merged from METRICS_DIR.
     metrics_enabled: bool = True
     metrics_dir: Path | None = None
