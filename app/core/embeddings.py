@@ -106,7 +106,11 @@ def build_embedding(settings: Settings) -> BaseEmbedding:
             embed_batch_size=settings.embedding_batch_size,
             query_batch_size=settings.query_batch_size,
         )
+    import httpx
+    import openai
     from llama_index.embeddings.openai import OpenAIEmbedding
+
+    from app.core.remote_embedding import RemoteEmbedding
 
     if settings.openai_api_key is None and settings.openai_api_base is None:
         raise ValueError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY (or OPENAI_API_BASE).")
@@ -122,4 +126,4 @@ def build_embedding(settings: Settings) -> BaseEmbedding:
         kwargs["api_base"] = settings.openai_api_base
     if settings.vector_dimension and settings.openai_embedding_model.startswith("text-embedding-3"):
         kwargs["dimensions"] = settings.vector_dimension
-    return OpenAIEmbedding(**kwargs)
+    return RemoteEmbedding(OpenAIEmbedding(**kwargs), (openai.APIError, httpx.HTTPError))

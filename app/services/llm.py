@@ -5,9 +5,8 @@ OpenAI itself, vLLM, Ollama or the project's own llama.cpp server all speak this
 (``gpt-4o-nano``, a local GGUF) would be refused by its context-window lookup, so the metadata comes
 from our settings instead. Token usage is read from the stream (``stream_options.include_usage``).
 
-Streaming keeps LlamaIndex's ``astream_chat`` (its callbacks and instrumentation events fire as
-usual) but its transport is :mod:`app.services.sse`: httpx and ``json.loads`` instead of the
-openai SDK's typed chunks, which cost several times more CPU per token (docs/benchmarks.md).
+The LLM itself is :class:`app.services.openai_llm.CompatibleOpenAI`, a LlamaIndex LLM that reads
+the stream with httpx and ``json.loads`` (:mod:`app.services.sse`).
 """
 
 from __future__ import annotations
@@ -17,112 +16,20 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
-import openai
-from llama_index.core.base.llms.types import (
-    ChatMessage,
-    ChatResponse,
-    ChatResponseAsyncGen,
-    LLMMetadata,
-    MessageRole,
-)
-from llama_index.llms.openai import OpenAI
-from llama_index.llms.openai.utils import to_openai_message_dicts
-from llama_index_instrumentation import get_dispatcher
-from llama_index_instrumentation.dispatcher import Dispatcher
-from llama_index_instrumentation.event_handlers import NullEventHandler
-from pydantic import Field
+from llama_index.core.base.llms.types import ChatMessage
 
 from app.core.config import Settings
 from app.protocol.errors import ErrorCode, ProtocolError
-from app.services.sse import LLMStreamError, open_stream, read_events
+from app.services.openai_llm import CALLBACK_DISPATCHER, CompatibleOpenAI, observed
+from app.services.sse import LLMStreamError
 from app.services.stall import StallGuard, next_within
 
 log = logging.getLogger(__name__)
 NO_KEY = "no-key-needed"
-# The dispatcher LlamaIndex's LLM callback layer sends its chat events through.
-CALLBACK_DISPATCHER = get_dispatcher("llama_index.core.llms.callbacks")
-
-
-class CompatibleOpenAI(OpenAI):
-    """llama-index's OpenAI LLM for any model name served by an OpenAI-compatible endpoint."""
-
-    context_window: int = Field(default=8192, gt=0)
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "compatible_openai_llm"
-
-    @property
-    def metadata(self) -> LLMMetadata:
-        return LLMMetadata(
-            context_window=self.context_window,
-            num_output=self.max_tokens or -1,
-            is_chat_model=True,
-            is_function_calling_model=False,
-            model_name=self.model,
-            system_role=MessageRole.SYSTEM,
-        )
-
-    async def astream_chat(
-        self, messages: Sequence[ChatMessage], **kwargs: Any
-    ) -> ChatResponseAsyncGen:
-        """LlamaIndex's ``astream_chat``. Its callback layer builds an instrumentation event per
-        token (~10 µs each, about as much as reading the token); when no event handler or
-        callback handler listens, nobody would receive them, so they are skipped. With a handler
-        registered (tracing, a callback handler), the full LlamaIndex path runs."""
-        if observed(self):
-            full: ChatResponseAsyncGen = await super().astream_chat(messages, **kwargs)
-            return full
-        return await self._astream_chat(messages, **kwargs)
-
-    def _stream_headers(self) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self.api_key}", "Accept": "text/event-stream"}
-        headers.update(self.default_headers or {})
-        return headers
-
-    async def _astream_chat(
-        self, messages: Sequence[ChatMessage], **kwargs: Any
-    ) -> ChatResponseAsyncGen:
-        """The request goes out and its headers are checked before this returns; then each
-        text delta (and the final usage) becomes one ``ChatResponse``."""
-        http = self._async_http_client
-        if http is None:
-            raise RuntimeError("CompatibleOpenAI needs an httpx.AsyncClient to stream")
-        body = {
-            "messages": to_openai_message_dicts(messages, model=self.model),
-            **self._get_model_kwargs(stream=True, **kwargs),
-        }
-        url = f"{(self.api_base or '').rstrip('/')}/chat/completions"
-        response = await open_stream(http, url, body, self._stream_headers())
-
-        async def gen() -> ChatResponseAsyncGen:
-            content = ""
-            async for event in read_events(response):
-                content += event.delta
-                # Plain constructors: pydantic's model_construct is the slower of the two here.
-                yield ChatResponse(
-                    message=ChatMessage(role=MessageRole.ASSISTANT, content=content),
-                    raw=event.raw,
-                    delta=event.delta,
-                    additional_kwargs=event.usage or {},
-                )
-
-        return gen()
-
-
-def observed(llm: OpenAI) -> bool:
-    """True when a LlamaIndex event handler or a callback handler would see this LLM's events."""
-    if llm.callback_manager is not None and llm.callback_manager.handlers:
-        return True
-    node: Dispatcher | None = CALLBACK_DISPATCHER
-    while node is not None:
-        if any(not isinstance(h, NullEventHandler) for h in node.event_handlers):
-            return True
-        node = node.parent if node.propagate else None
-    return False
+__all__ = ["CALLBACK_DISPATCHER", "CompatibleOpenAI", "observed"]
 
 
 def build_llm(settings: Settings, model: str, http_client: httpx.AsyncClient) -> CompatibleOpenAI:
@@ -131,14 +38,13 @@ def build_llm(settings: Settings, model: str, http_client: httpx.AsyncClient) ->
     return CompatibleOpenAI(
         model=model,
         api_key=key,
-        api_base=settings.llm_api_base,
+        api_base=settings.llm_api_base or "https://api.openai.com/v1",
         temperature=settings.openai_temperature,
         max_tokens=settings.openai_max_tokens,
         timeout=settings.openai_timeout_seconds,
-        max_retries=0,  # a stream cannot be retried once tokens reached the student
         context_window=settings.llm_context_window,
         additional_kwargs={"stream_options": {"include_usage": True}},
-        async_http_client=http_client,
+        http_client=http_client,
     )
 
 
@@ -219,7 +125,7 @@ class LLMUnavailableError(ProtocolError):
         self.detail = detail
 
 
-_FAILURES = (openai.APIError, httpx.HTTPError, LLMStreamError, TimeoutError, ConnectionError)
+_FAILURES = (httpx.HTTPError, LLMStreamError, TimeoutError, ConnectionError)
 
 
 async def stream_chat(

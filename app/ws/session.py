@@ -18,8 +18,6 @@ from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-import openai
 import redis.asyncio as aioredis
 from pydantic import BaseModel
 from redisvl.exceptions import RedisSearchError
@@ -45,16 +43,8 @@ from app.state import Services
 from app.ws.stream import PhraseBuffer, StreamState, build_response, stream_events
 
 log = logging.getLogger(__name__)
-# RedisVL reports a failed search (e.g. an index that is gone) as its own RedisSearchError; a
-# remote embedding endpoint fails with the openai client's or httpx's errors.
-BACKING_ERRORS = (
-    aioredis.RedisError,
-    RedisSearchError,
-    openai.APIError,
-    httpx.HTTPError,
-    OSError,
-    TimeoutError,
-)
+# RedisVL reports a failed search (e.g. an index that is gone) as its own RedisSearchError.
+BACKING_ERRORS = (aioredis.RedisError, RedisSearchError, OSError, TimeoutError)
 WS_1000_NORMAL = 1000
 WS_1008_POLICY_VIOLATION = 1008
 WS_1011_INTERNAL_ERROR = 1011
