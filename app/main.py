@@ -24,6 +24,7 @@ from app.core.embeddings import build_embedding
 from app.core.knowledge import KnowledgeKeys, build_vector_store, chunk_schema
 from app.core.logging import configure_logging
 from app.core.redis import aensure_search_module, async_client, redact, sync_client
+from app.core.remote_embedding import RemoteEmbedding
 from app.db.engine import create_engine, run_migrations
 from app.db.recorder import TurnRecorder
 from app.db.repository import ChatRepository
@@ -77,6 +78,8 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
             await aensure_search_module(cache_redis, settings.redis_cache_url)
 
     embedding = await asyncio.to_thread(build_embedding, settings)
+    if isinstance(embedding, RemoteEmbedding):
+        stack.push_async_callback(embedding.aclose)
     store = await asyncio.to_thread(build_vector_store, settings, knowledge_sync, knowledge)
     index = AsyncSearchIndex(chunk_schema(settings), redis_client=knowledge)
     retriever = Retriever(

@@ -62,3 +62,13 @@ class RemoteEmbedding(BaseEmbedding):
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         return await self._inner.aget_text_embedding_batch(texts)
+
+    async def aclose(self) -> None:
+        """Close the inner model's HTTP clients (the openai SDK keeps them open otherwise)."""
+        for name in ("_client", "_aclient"):
+            client = getattr(self._inner, name, None)
+            if client is None:
+                continue
+            closing = client.close()
+            if hasattr(closing, "__await__"):
+                await closing
