@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import re
 import resource
 import tempfile
 import time
@@ -140,7 +141,8 @@ def log_summary(path: Path, top: int = 6) -> dict[str, int]:
     for line in path.read_text(errors="replace").splitlines():
         for level in (" WARNING ", " ERROR "):
             if level in line:
-                counts[line.split(level, 1)[1][:90]] += 1
+                message = re.sub(r"[0-9a-f]{12,}", "<id>", line.split(level, 1)[1])
+                counts[message[:90]] += 1
     return dict(counts.most_common(top))
 
 

@@ -189,7 +189,7 @@ async def test_redis_stopped_under_a_running_server_then_back(
 
     paths, url = private_stack
     settings = make_settings(
-        redis_knowledge_url=url, redis_cache_url=url, redis_timeout_seconds=1.0,
+        redis_knowledge_url=url, redis_cache_url=url,  # default REDIS_TIMEOUT_SECONDS
         openai_api_base=scripted_llm.base_url, openai_model_comprehensive="gpt-4o-mini",
     )  # fmt: skip
     folder = tmp_path / "net"
