@@ -27,7 +27,7 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from bench.common import Section, pct, table
+from bench.common import Section, clear_answer_cache, pct, table
 from bench.context import Context
 from bench.llm_stub import llm_stub, model_name
 from bench.questions import QUESTIONS
@@ -122,6 +122,7 @@ async def _round(base: str, rep: int) -> dict[str, Any]:
     return {
         "connect_s": connect_s,
         "answered": sum(t.ok for t in turns),
+        "cached": sum(bool(t.final.get("cached")) for t in turns),
         "errors": dict(errors),
         "lost": sum(c["lost"] for c in checks),
         "duplicated": sum(c["duplicated"] for c in checks),
@@ -149,6 +150,7 @@ def log_summary(path: Path, top: int = 6) -> dict[str, int]:
 def run(ctx: Context, workers_list: tuple[int, ...] = (1, 2), reps: int = 1) -> Section:
     raise_file_limit()
     prefix = ctx.sample_prefix
+    clear = ctx.settings("load-clear")
     results: list[dict[str, Any]] = []
     with llm_stub() as llm_url:
         for workers in workers_list:
@@ -161,6 +163,7 @@ def run(ctx: Context, workers_list: tuple[int, ...] = (1, 2), reps: int = 1) -> 
                 wait_workers_ready(server, workers)
                 time.sleep(2.0)
                 for rep in range(reps):
+                    clear_answer_cache(clear)  # no answer of an earlier round may be reused
                     with TreeSampler(server.pid) as rss:
                         result = asyncio.run(_round(server.base, rep))
                     result.update(workers=workers, rep=rep + 1, rss_peak_mib=rss.peak_mib,
@@ -170,7 +173,7 @@ def run(ctx: Context, workers_list: tuple[int, ...] = (1, 2), reps: int = 1) -> 
             results[-1]["server_warnings"] = log_summary(server.log)
     rows = [
         (
-            r["workers"], r["rep"], f"{r['answered']}/{CHATS}",
+            r["workers"], r["rep"], f"{r['answered']}/{CHATS} ({r['cached']} cached)",
             ", ".join(f"{k}: {v}" for k, v in r["errors"].items()) or "none",
             f"{r['lost']} / {r['duplicated']} / {r['out_of_order']}",
             f"{r['idle_alive']}/{IDLE}", r["first_p50"], r["first_p95"], r["turn_p50"],
