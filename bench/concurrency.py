@@ -128,7 +128,7 @@ def run(ctx: Context) -> Section:
                     "rss_peak_mib": rss.peak_mib,
                 }
             )
-    batched, plain = asyncio.run(_single(model, ctx.reps(40, 10)))
+    batched, plain = asyncio.run(_single(model, ctx.reps(100, 10)))
     rows = [
         (
             i + 1,
@@ -162,6 +162,8 @@ def run(ctx: Context) -> Section:
                     ("through the micro-batcher", median(batched), pct(batched, 90)),
                     ("plain worker-thread call", median(plain), pct(plain, 90)),
                     ("difference of medians", median(batched) - median(plain), ""),
+                    ("median of paired differences (same rep)",
+                     median([b - q for b, q in zip(batched, plain, strict=True)]), ""),
                 ],
             ),
         ]
