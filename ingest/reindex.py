@@ -38,9 +38,7 @@ def live_tag_separators(client: redis.Redis, index_name: str) -> dict[str, str] 
 
 def wanted_tag_separators(schema: IndexSchema) -> dict[str, str]:
     return {
-        name: field.attrs.separator
-        for name, field in schema.fields.items()
-        if field.type == "tag"
+        name: field.attrs.separator for name, field in schema.fields.items() if field.type == "tag"
     }
 
 
