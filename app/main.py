@@ -18,7 +18,24 @@ from fastapi import FastAPI
 from redisvl.index import AsyncSearchIndex
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.api import probes, profile, status, ws
+from app.api import (
+    auth,
+    course_settings,
+    curated,
+    feedback,
+    insights,
+    lti,
+    probes,
+    profile,
+    reviews,
+    status,
+    ws,
+)
+from app.api.errors import protocol_error_handler
+from app.auth.abuse import AbuseLimits
+from app.auth.build import build_authenticator
+from app.auth.redaction import redact_secrets_in_server_logs
+from app.auth.service import check_bind
 from app.core.config import Settings, get_settings
 from app.core.embeddings import build_embedding
 from app.core.knowledge import KnowledgeKeys, build_vector_store, chunk_schema
@@ -29,16 +46,17 @@ from app.db.engine import create_engine, run_migrations
 from app.db.recorder import TurnRecorder
 from app.db.repository import ChatRepository
 from app.observability.metrics import Metrics
+from app.protocol.errors import ProtocolError
 from app.services.cache import AnswerCache, build_semantic_cache, close_semantic_cache
 from app.services.chat import ChatModels, ChatService
 from app.services.history import ConversationSource
 from app.services.llm import LlamaCppPromptCounter, build_llm
 from app.services.presence import Presence
-from app.services.ratelimit import RateLimiter
 from app.services.retrieval import Retriever
 from app.services.stats import TurnStats
 from app.services.versions import VersionReader
 from app.state import Services
+from app.teaching.services import build_teaching
 
 log = logging.getLogger(__name__)
 OUTBOX_DRAIN_SECONDS = 5.0
@@ -154,20 +172,20 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         presence=Presence(
             cache_redis, settings.key_prefix, settings.presence_heartbeat_seconds, timeout
         ),
-        limiter=RateLimiter(
-            cache_redis,
-            settings.key_prefix,
-            settings.rate_limit_requests,
-            settings.rate_limit_window_seconds,
-            timeout,
-        ),
+        limiter=AbuseLimits(cache_redis, settings),
         stats=TurnStats(cache_redis, settings.key_prefix, timeout),
         metrics=metrics,
+        auth=await build_authenticator(settings, cache_redis, http),
+        teaching=build_teaching(
+            settings, engine, knowledge, cache_redis, index, embedding, answer_cache, versions
+        ),
     )
 
 
 def create_app(settings: Settings) -> FastAPI:
     configure_logging(settings)
+    check_bind(settings, settings.host)
+    redact_secrets_in_server_logs()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -179,13 +197,25 @@ def create_app(settings: Settings) -> FastAPI:
                     services.recorder.run(OUTBOX_DRAIN_SECONDS), name="turn-outbox"
                 ),
             ]
+            if services.auth.lti is not None and settings.lti_roster_sync_seconds > 0:
+                roster = services.auth.lti.roster.run(settings.lti_roster_sync_seconds)
+                loops.append(asyncio.create_task(roster, name="lti-roster"))
+            if services.teaching is not None and services.teaching.digests.configured:
+                digests = services.teaching.digests.run(
+                    settings.digest_check_seconds, settings.digest_weekday, settings.digest_hour_utc
+                )
+                loops.append(asyncio.create_task(digests, name="weekly-digest"))
             log.info(
                 "course tutor ready: model=%s embeddings=%s",
                 settings.model_comprehensive,
                 settings.embedding_model_name,
             )
             try:
-                yield {"services": services, "repository": services.repository}
+                yield {
+                    "services": services,
+                    "repository": services.repository,
+                    "auth": services.auth,
+                }
             finally:
                 await services.background.wait(seconds=10.0)
                 for task in loops:
@@ -202,6 +232,17 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(status.router)
     app.include_router(profile.router)
     app.include_router(probes.router)
+    app.include_router(auth.router)
+    app.include_router(lti.router)
+    app.add_exception_handler(ProtocolError, protocol_error_handler)
+    for router in (
+        feedback.router,
+        reviews.router,
+        curated.router,
+        insights.router,
+        course_settings.router,
+    ):
+        app.include_router(router)
 
     @app.get("/health", include_in_schema=True)
     async def health() -> dict[str, str]:

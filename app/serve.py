@@ -12,6 +12,8 @@ import os
 
 import uvicorn
 
+from app.auth.redaction import redact_secrets_in_server_logs
+from app.auth.service import InsecureBindError, check_bind
 from app.core.config import Settings, get_settings
 from app.core.logging import configure_logging
 
@@ -41,8 +43,13 @@ def prepare_environment(settings: Settings) -> None:
 
 def main() -> None:
     settings = get_settings()
+    try:
+        check_bind(settings, settings.host)
+    except InsecureBindError as exc:
+        raise SystemExit(str(exc)) from None
     prepare_environment(settings)
     configure_logging(settings)
+    redact_secrets_in_server_logs()
     uvicorn.run(
         "app.main:create_app_from_env",
         factory=True,

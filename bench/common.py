@@ -33,10 +33,13 @@ def new_prefix(tag: str) -> str:
 
 
 def bench_settings(prefix: str, data_dir: Path, **overrides: Any) -> Settings:
-    """The tests' isolated settings, quieter, and without the per-student question limit."""
+    """The tests' isolated settings, quieter, and without the abuse limits (one client IP here)."""
     values: dict[str, Any] = {
         "log_level": "WARNING",
         "rate_limit_requests": 0,
+        "rate_limit_ip_requests": 0,
+        "ws_max_connections_per_user": 0,
+        "ws_max_connections_per_ip": 0,
         "redis_knowledge_url": REDIS_URL,
         "redis_cache_url": REDIS_URL,
     }

@@ -98,6 +98,8 @@ def server_env(prefix: str, port: int, llm_url: str, data_dir: Path) -> dict[str
         DATABASE_URL=f"sqlite+aiosqlite:///{data_dir / 'tutor.db'}",
         EMBEDDING_PROVIDER="local",
         RATE_LIMIT_REQUESTS="0",
+        RATE_LIMIT_IP_REQUESTS="0",
+        WS_MAX_CONNECTIONS_PER_IP="0",
         LOG_LEVEL="WARNING",
     )
     return env

@@ -5,11 +5,13 @@ course.yaml (every key optional)::
     course_id: course_tik_01        # must equal the folder name when given
     title: Manajemen Infrastruktur TI
     language: id
+    answer_mode: direct             # or guided: hints and questions instead of full solutions
     materials:
       - file: 06_modul.pdf
         material_id: modul_infrastruktur_06
         title: "Modul 6"
         password: "..."             # for PDFs encrypted with a user password
+        answer_mode: guided         # this material only (e.g. an exercise sheet)
 
 Files without an entry get a material id made from the file name.
 """
@@ -22,7 +24,8 @@ from pathlib import Path
 
 import yaml
 
-COURSE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+from app.core.identifiers import InvalidIdentifierError, normalize_course_id
+from app.teaching.modes import ANSWER_MODES, AnswerMode, parse_mode
 
 
 class CatalogError(ValueError):
@@ -35,6 +38,7 @@ class Material:
     material_id: str
     title: str
     passwords: tuple[str, ...] = ()
+    answer_mode: AnswerMode | None = None
 
     @property
     def filename(self) -> str:
@@ -48,6 +52,7 @@ class Course:
     title: str = ""
     language: str = ""
     materials: list[Material] = field(default_factory=list)
+    answer_mode: AnswerMode | None = None
 
 
 def material_id_for(filename: str) -> str:
@@ -56,12 +61,20 @@ def material_id_for(filename: str) -> str:
 
 
 def validate_course_id(course_id: str) -> str:
-    if not COURSE_ID.match(course_id):
-        raise CatalogError(
-            f"invalid course id {course_id!r}: use 1-64 letters, digits, '_', '-' or '.', "
-            "starting with a letter or digit"
-        )
-    return course_id
+    """The course id as the server will see it (one rule: :mod:`app.core.identifiers`)."""
+    try:
+        return normalize_course_id(course_id)
+    except InvalidIdentifierError as exc:
+        raise CatalogError(str(exc)) from exc
+
+
+def _answer_mode(value: object, where: str) -> AnswerMode | None:
+    if value is None:
+        return None
+    mode = parse_mode(value)
+    if mode is None:
+        raise CatalogError(f"{where}: answer_mode must be one of {', '.join(ANSWER_MODES)}")
+    return mode
 
 
 def _read_yaml(path: Path) -> dict[str, object]:
@@ -96,7 +109,11 @@ def load_course(folder: Path, course_id: str | None = None) -> Course:
         raise CatalogError(f"{yaml_path}: course_id {declared!r} differs from {course_id!r}")
     entries = _entries(data, yaml_path)
     course = Course(
-        course_id, folder, str(data.get("title") or ""), str(data.get("language") or "")
+        course_id,
+        folder,
+        str(data.get("title") or ""),
+        str(data.get("language") or ""),
+        answer_mode=_answer_mode(data.get("answer_mode"), str(yaml_path)),
     )
     seen: set[str] = set()
     for pdf in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".pdf"):
@@ -112,6 +129,7 @@ def load_course(folder: Path, course_id: str | None = None) -> Course:
                 material_id=material_id,
                 title=str(entry.get("title") or pdf.stem),
                 passwords=(str(password),) if password else (),
+                answer_mode=_answer_mode(entry.get("answer_mode"), f"{yaml_path} ({pdf.name})"),
             )
         )
     return course
@@ -119,7 +137,7 @@ def load_course(folder: Path, course_id: str | None = None) -> Course:
 
 def course_from_paths(course_id: str, paths: list[Path]) -> Course:
     """An ad-hoc course from explicit files or folders (``tutor-ingest --course X --path ...``)."""
-    validate_course_id(course_id)
+    course_id = validate_course_id(course_id)
     if len(paths) == 1 and paths[0].is_dir():
         return load_course(paths[0], course_id)
     files: list[Path] = []

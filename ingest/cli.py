@@ -74,8 +74,8 @@ def select_courses(args: argparse.Namespace, settings: Settings) -> list[Course]
         return [course_from_paths(args.course, list(args.path))]
     courses = discover(args.courses_dir or settings.courses_dir)
     if args.course:
-        validate_course_id(args.course)
-        courses = [c for c in courses if c.course_id == args.course]
+        wanted = validate_course_id(args.course)
+        courses = [c for c in courses if c.course_id == wanted]
         if not courses:
             raise CatalogError(f"no course folder named {args.course!r}")
     return courses

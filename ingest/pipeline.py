@@ -142,6 +142,8 @@ class Ingestor:
                     )
                 )
         self._writer.update_version(course.course_id)
+        modes = {m.material_id: m.answer_mode for m in course.materials if m.answer_mode}
+        self._writer.save_answer_modes(course.course_id, course.answer_mode, modes)
         return results
 
     def _ingest_file(

@@ -20,6 +20,8 @@ from redisvl.query.filter import FilterExpression, Tag
 
 from app.core.knowledge import EMPTY_VERSION, KnowledgeKeys, doc_id
 from app.core.schema import ChunkField
+from app.teaching.course_settings import declared_key, save_declared_modes
+from app.teaching.modes import AnswerMode
 
 PAGE_SIZE = 1000
 
@@ -102,6 +104,12 @@ class KnowledgeWriter:
     def save_record(self, course_id: str, record: FileRecord) -> None:
         self._client.hset(self._names.files(course_id), record.filename, record.to_json())
 
+    def save_answer_modes(
+        self, course_id: str, course_mode: AnswerMode | None, materials: dict[str, AnswerMode]
+    ) -> None:
+        """course.yaml's answer modes, for the server (a lecturer's run-time switch overrides)."""
+        save_declared_modes(self._client, self._names.prefix, course_id, course_mode, materials)
+
     def update_version(self, course_id: str) -> str:
         """Recompute the course content version from its ingested files; return it."""
         records = self.records(course_id)
@@ -124,6 +132,7 @@ class KnowledgeWriter:
         keys = self.course_chunk_keys(course_id)
         self._delete(keys)
         self._client.delete(self._names.files(course_id), self._names.version(course_id))
+        self._client.delete(declared_key(self._names.prefix, course_id))
         self._client.srem(self._names.courses, course_id)
         return len(keys)
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from app.auth.principal import Principal
+from app.auth.service import Authenticator
 from app.db.repository import ChatRepository
+from app.protocol.errors import ErrorCode, ProtocolError
 from app.state import Services
 
 
@@ -27,21 +30,55 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_principal(request: Request) -> Principal:
-    """The caller of an HTTP endpoint.
+def get_authenticator(request: Request) -> Authenticator:
+    auth: Authenticator = request.state.auth
+    return auth
 
-    AUTH_MODE=none (the only mode so far): the user id the client claims, in the ``X-User-Id``
-    header or the ``user_id`` query parameter. The identity issue replaces this with verified
-    tokens; handlers depend on :data:`PrincipalDep` only, so they do not change.
+
+AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
+
+
+def bearer_token(connection: HTTPConnection) -> str | None:
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+async def get_optional_principal(request: Request, auth: AuthenticatorDep) -> Principal | None:
+    """The caller, or ``None`` when it presented nothing (a refused credential still raises).
+
+    AUTH_MODE=none: the user id the client claims, in the ``X-User-Id`` header or the
+    ``user_id`` query parameter (requests that arrived over a non-loopback address are refused
+    unless AUTH_ALLOW_INSECURE=true). Otherwise only a verified ``Authorization: Bearer`` token.
     """
-    claimed = request.headers.get("x-user-id") or request.query_params.get("user_id") or ""
-    claimed = claimed.strip()
-    if not claimed:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="Say who you are: an X-User-Id header or a user_id query parameter.",
+    if not auth.enabled:
+        server = request.scope.get("server")
+        if not auth.open_access_allowed(server[0] if server else None):
+            raise ProtocolError(
+                ErrorCode.UNAUTHORIZED,
+                "AUTH_MODE=none answers loopback clients only; configure AUTH_MODE=token or lti.",
+            )
+        claimed = request.headers.get("x-user-id") or request.query_params.get("user_id") or ""
+        claimed = claimed.strip()
+        return Principal.unauthenticated(claimed) if claimed else None
+    token = bearer_token(request)
+    return await auth.from_bearer(token) if token else None
+
+
+OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]
+
+
+async def get_principal(principal: OptionalPrincipalDep, auth: AuthenticatorDep) -> Principal:
+    """The caller of an HTTP endpoint; 401 with a JSON body when it cannot be established."""
+    if principal is not None:
+        return principal
+    if not auth.enabled:
+        raise ProtocolError(
+            ErrorCode.UNAUTHORIZED,
+            "Say who you are: an X-User-Id header or a user_id query parameter.",
         )
-    return Principal.unauthenticated(claimed)
+    raise ProtocolError(ErrorCode.UNAUTHORIZED, "Send Authorization: Bearer <token>.")
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

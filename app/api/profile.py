@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, Depends, HTTPException, Path, status
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.api.deps import RepositoryDep
+from app.api.deps import AuthenticatorDep, OptionalPrincipalDep, RepositoryDep
 from app.db.records import ID_LEN, StudentProfile
+from app.protocol.errors import ErrorCode, ProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,18 @@ UserId = Annotated[
         description="1-128 characters of letters, digits and _ . @ : -",
     ),
 ]
+
+
+async def owner_or_staff(
+    user_id: UserId, principal: OptionalPrincipalDep, auth: AuthenticatorDep
+) -> None:
+    """A profile is read and written by its own user or by staff (any user in AUTH_MODE=none)."""
+    if principal is None:
+        if auth.enabled:
+            raise ProtocolError(ErrorCode.UNAUTHORIZED, "Send Authorization: Bearer <token>.")
+        return
+    if not principal.may_act_for(user_id):
+        raise ProtocolError(ErrorCode.FORBIDDEN, "This profile belongs to another user.")
 
 
 @asynccontextmanager
@@ -48,6 +61,7 @@ async def _store_errors() -> AsyncIterator[None]:
 @router.get(
     "/{user_id}/profile",
     responses={status.HTTP_404_NOT_FOUND: {"description": "No profile stored for this user"}},
+    dependencies=[Depends(owner_or_staff)],
 )
 async def get_profile(user_id: UserId, repository: RepositoryDep) -> StudentProfile:
     async with _store_errors():
@@ -59,7 +73,7 @@ async def get_profile(user_id: UserId, repository: RepositoryDep) -> StudentProf
     return profile
 
 
-@router.put("/{user_id}/profile")
+@router.put("/{user_id}/profile", dependencies=[Depends(owner_or_staff)])
 async def put_profile(
     user_id: UserId, profile: StudentProfile, repository: RepositoryDep
 ) -> StudentProfile:

@@ -8,14 +8,20 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, HTTPException
 from redis.exceptions import RedisError
 
-from app.api.deps import ServicesDep
+from app.api.deps import OptionalPrincipalDep, ServicesDep
+from app.auth.principal import Principal
 from app.protocol.status import PerformanceStats, StatusResponse, SupportedFeatures
+from app.state import Services
 
 router = APIRouter()
 
 
 @router.get("/ws/status", response_model=StatusResponse)
-async def ws_status(services: ServicesDep) -> StatusResponse:
+async def ws_status(services: ServicesDep, principal: OptionalPrincipalDep) -> StatusResponse:
+    """Counts for everyone; who is connected only for staff of every course.
+
+    AUTH_MODE=none keeps the open behaviour (the list for anyone), as nothing can be verified.
+    """
     try:
         presence = await services.presence.snapshot()
         today = await services.stats.today()
@@ -24,7 +30,7 @@ async def ws_status(services: ServicesDep) -> StatusResponse:
     s = services.settings
     return StatusResponse(
         active_connections=presence.connections,
-        connected_users=presence.users,
+        connected_users=presence.users if _sees_users(services, principal) else [],
         server_time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         uptime=int(time.time() - services.started_at),
         supported_features=SupportedFeatures(
@@ -38,3 +44,9 @@ async def ws_status(services: ServicesDep) -> StatusResponse:
             total_requests_today=int(today["total_requests_today"]),
         ),
     )
+
+
+def _sees_users(services: Services, principal: Principal | None) -> bool:
+    if not services.auth.enabled:
+        return True
+    return principal is not None and principal.is_staff_for(None)

@@ -1,24 +1,33 @@
-"""`/ws/stream`: validate the connection parameters, then hand the socket to a ChatSession."""
+"""`/ws/stream`: check the handshake (Origin, identity, course, limits), then start a session.
+
+Order of checks: the Origin allow-list first, refused with HTTP 403 before the upgrade (a foreign
+page never gets a socket). Every later refusal is accepted, explained in one protocol ``error``
+frame and closed with 1008, because a client learns nothing from a bare HTTP status.
+
+Identity by ``AUTH_MODE``: ``none`` takes the ``user_id`` the client claims; ``token`` and ``lti``
+take ``Authorization: Bearer <jwt>`` or a one-time ``ticket`` query parameter, and a ``user_id``
+that differs from the verified one is refused (FORBIDDEN), never silently replaced.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
 
 from fastapi import APIRouter, WebSocket
 from redis.exceptions import RedisError
 
-from app.protocol.errors import ErrorCode
+from app.api.deps import bearer_token
+from app.auth.principal import Principal
+from app.auth.service import Authenticator
+from app.core.identifiers import InvalidIdentifierError, normalize_user_id, optional_course_id
+from app.protocol.errors import ErrorCode, ProtocolError
 from app.protocol.messages import ConnectionConfig, ConnectionMessage, ErrorMessage
 from app.state import Services
 from app.ws.session import WS_1008_POLICY_VIOLATION, WS_1011_INTERNAL_ERROR, ChatSession
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-
-IDENTIFIER = re.compile(r"^[A-Za-z0-9_.@:\-]{1,128}$")
-# Browser clients built from string templates send these for "no course".
-ABSENT = {"", "null", "undefined", "none"}
+BACKING_ERRORS = (RedisError, OSError, TimeoutError)
 
 
 def connection_config(services: Services) -> ConnectionConfig:
@@ -51,39 +60,102 @@ async def _refuse(
     await ws.close(code=close)
 
 
+async def identify(ws: WebSocket, auth: Authenticator) -> tuple[Principal, str | None]:
+    """The connection's principal and the course its ticket was issued for (if any)."""
+    claimed = (ws.query_params.get("user_id") or "").strip()
+    try:
+        claimed = normalize_user_id(claimed) if claimed else ""
+    except InvalidIdentifierError as exc:
+        raise ProtocolError(ErrorCode.INVALID_PARAMETER, str(exc)) from exc
+    ticket, token = ws.query_params.get("ticket"), bearer_token(ws)
+    if ticket:
+        redeemed = await auth.from_ticket("ws", ticket)
+        principal, bound = redeemed.principal, redeemed.course_id
+    elif token and auth.enabled:
+        principal, bound = await auth.from_bearer(token), None
+    elif auth.enabled:
+        raise ProtocolError(
+            ErrorCode.UNAUTHORIZED,
+            "Sign in: send Authorization: Bearer <token>, or a one-time ticket from "
+            "POST /auth/ticket as ?ticket=...",
+        )
+    else:
+        server = ws.scope.get("server")
+        if not auth.open_access_allowed(server[0] if server else None):
+            raise ProtocolError(
+                ErrorCode.UNAUTHORIZED,
+                "AUTH_MODE=none answers loopback clients only; configure AUTH_MODE=token or lti.",
+            )
+        if not claimed:
+            raise ProtocolError(ErrorCode.MISSING_USER_ID)
+        return Principal.unauthenticated(claimed), None
+    if claimed and claimed != principal.user_id:
+        raise ProtocolError(
+            ErrorCode.FORBIDDEN, "user_id differs from the signed-in user; leave it out."
+        )
+    return principal, bound
+
+
+async def resolve_course(
+    ws: WebSocket, services: Services, principal: Principal, bound: str | None
+) -> str | None:
+    try:
+        requested = optional_course_id(ws.query_params.get("course_id"))
+    except InvalidIdentifierError as exc:
+        raise ProtocolError(ErrorCode.INVALID_PARAMETER, str(exc)) from exc
+    if bound is not None and requested not in (None, bound):
+        raise ProtocolError(
+            ErrorCode.FORBIDDEN, f"This ticket was issued for course {bound!r}, not {requested!r}."
+        )
+    course_id = Authenticator.course_scope(principal, requested or bound)
+    await services.auth.recheck(principal, course_id)
+    if course_id is not None and not await services.versions.exists(course_id):
+        raise ProtocolError(
+            ErrorCode.UNKNOWN_COURSE, f"No material has been loaded for course {course_id!r}."
+        )
+    return course_id
+
+
+def client_ip(ws: WebSocket) -> str | None:
+    return ws.client.host if ws.client else None
+
+
 @router.websocket("/ws/stream")
 async def stream(ws: WebSocket) -> None:
     services: Services = ws.state.services
     if services.lifecycle.draining:  # this replica is stopping; the client reconnects elsewhere
         await _refuse(ws, ErrorCode.SERVICE_UNAVAILABLE, close=WS_1011_INTERNAL_ERROR)
         return
-    user_id = (ws.query_params.get("user_id") or "").strip()
-    course_id: str | None = (ws.query_params.get("course_id") or "").strip()
-    if course_id is not None and course_id.lower() in ABSENT:
-        course_id = None
-    if not user_id:
-        await _refuse(ws, ErrorCode.MISSING_USER_ID)
+    auth = services.auth
+    if not auth.origins.allows(ws.headers.get("origin"), ws.headers.get("host")):
+        log.info("ws refused: foreign Origin %r", ws.headers.get("origin", "")[:80])
+        await ws.close(code=WS_1008_POLICY_VIOLATION)  # before accept: HTTP 403
         return
-    for name, value in (("user_id", user_id), ("course_id", course_id)):
-        if value is not None and not IDENTIFIER.match(value):
-            await _refuse(ws, ErrorCode.INVALID_PARAMETER, f"Invalid {name}: {value[:40]!r}.")
-            return
-    if course_id is not None:
+    ip = client_ip(ws)
+    try:
+        principal, bound = await identify(ws, auth)
+        course_id = await resolve_course(ws, services, principal, bound)
+        session = ChatSession(ws, services, principal, course_id, ip)
+        slot = session.connection_id
+        refusal = await services.limiter.connect(slot, principal.user_id, ip)
+    except ProtocolError as exc:
+        await _refuse(ws, exc.code, exc.message)
+        return
+    except BACKING_ERRORS:
+        log.warning("handshake checks failed", exc_info=True)
+        await _refuse(ws, ErrorCode.SERVICE_UNAVAILABLE, close=WS_1011_INTERNAL_ERROR)
+        return
+    if refusal is not None:
+        await _refuse(ws, ErrorCode.RATE_LIMIT_EXCEEDED, refusal.text())
+        return
+    try:
+        await ws.accept()
+        connection = ConnectionMessage(
+            user_id=principal.user_id, course_id=course_id, config=connection_config(services)
+        )
+        await session.run(connection)
+    finally:
         try:
-            known = await services.versions.exists(course_id)
-        except (RedisError, OSError, TimeoutError):
-            log.warning("course lookup failed", exc_info=True)
-            await _refuse(ws, ErrorCode.SERVICE_UNAVAILABLE, close=WS_1011_INTERNAL_ERROR)
-            return
-        if not known:
-            await _refuse(
-                ws,
-                ErrorCode.UNKNOWN_COURSE,
-                f"No material has been loaded for course {course_id!r}.",
-            )
-            return
-    await ws.accept()
-    connection = ConnectionMessage(
-        user_id=user_id, course_id=course_id, config=connection_config(services)
-    )
-    await ChatSession(ws, services, user_id, course_id).run(connection)
+            await services.limiter.disconnect(slot, principal.user_id, ip)
+        except BACKING_ERRORS:
+            log.warning("connection slot not released (it expires on its own)")

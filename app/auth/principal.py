@@ -21,6 +21,10 @@ class Principal:
     role: Role = "student"
     courses: frozenset[str] = field(default_factory=frozenset)  # may contain ALL_COURSES
     authenticated: bool = True  # False: AUTH_MODE=none, the user id is only claimed
+    # From the verified token, for expiry and revocation checks on long-lived connections.
+    issued_at: float | None = None  # None: issued before any revocation could be ordered
+    expires_at: float | None = None
+    token_id: str | None = None
 
     @classmethod
     def unauthenticated(cls, user_id: str) -> Principal:
@@ -43,6 +47,9 @@ class Principal:
         if not self.is_staff:
             return False
         return self.all_courses if course_id is None else self.can_read(course_id)
+
+    def expired(self, now: float, leeway: float = 0.0) -> bool:
+        return self.expires_at is not None and now > self.expires_at + leeway
 
     def may_act_for(self, user_id: str, course_id: str | None = None) -> bool:
         """Read or write ``user_id``'s own data (profile, rooms, turns): self, or their staff."""

@@ -140,6 +140,49 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: int = Field(60, ge=1)
     presence_heartbeat_seconds: float = Field(15.0, gt=0)
 
+    # --- Identity and access (docs/security.md) --------------------------------------------------
+    # none: the claimed user_id, for a laptop (loopback only unless AUTH_ALLOW_INSECURE=true);
+    # token: signed JWTs from your identity provider; lti: launches from an LMS (LTI 1.3).
+    auth_mode: Literal["none", "token", "lti"] = "none"
+    auth_allow_insecure: bool = False
+    auth_jwt_secret: SecretStr | None = None  # HS256; at least 32 characters
+    auth_jwks_url: str | None = None  # RS256 / ES256 keys of the identity provider
+    auth_audience: str = "course-tutor"
+    auth_issuer: str | None = None
+    auth_leeway_seconds: int = Field(30, ge=0, le=300)
+    auth_max_token_lifetime_seconds: int = Field(24 * 3600, ge=60)
+    auth_jwks_cache_seconds: int = Field(3600, ge=0)
+    auth_jwks_min_refresh_seconds: float = Field(10.0, ge=0)
+    auth_ticket_ttl_seconds: int = Field(30, ge=5, le=300)
+    auth_session_secret: SecretStr | None = None  # signs browser session tokens
+    auth_session_ttl_seconds: int = Field(3600, ge=60)
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    public_url: str | None = None  # e.g. https://tutor.example.edu (LTI redirect URI, Origin)
+    rate_limit_ip_requests: int = Field(120, ge=0)
+    ws_max_connections_per_user: int = Field(5, ge=0)
+    ws_max_connections_per_ip: int = Field(200, ge=0)
+    user_daily_token_budget: int = Field(0, ge=0)
+    lti_platforms_file: Path = PROJECT_ROOT / "lti-platforms.yaml"
+    lti_private_key_file: Path | None = None  # default: DATA_DIR/lti/tool-key.pem
+    lti_state_ttl_seconds: int = Field(600, ge=30)
+    lti_roster_sync_seconds: int = Field(0, ge=0)  # 0 = only on demand (POST /lti/roster/sync)
+    # --- Teaching loop: curated answers, course insights, weekly digest --------------------------
+    # Question-to-curated-question cut; empty = the embedding model's calibrated default.
+    curated_distance_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    insights_topic_distance: float = Field(0.12, gt=0.0, le=1.0)
+    insights_gap_distance: float = Field(0.08, gt=0.0, le=1.0)
+    insights_max_turns: int = Field(2000, ge=10, le=20000)
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["none", "starttls", "ssl"] = "starttls"
+    smtp_from: str = "course-tutor@localhost"
+    smtp_timeout_seconds: float = Field(20.0, gt=0)
+    digest_weekday: int = Field(0, ge=0, le=6)  # 0 = Monday
+    digest_hour_utc: int = Field(6, ge=0, le=23)
+    digest_check_seconds: float = Field(300.0, gt=0)
+
     # --- Files and logging -----------------------------------------------------------------------
     data_dir: Path = PROJECT_ROOT / "var"
     courses_dir: Path = PROJECT_ROOT / "courses"
@@ -168,7 +211,16 @@ class Settings(BaseSettings):
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("model_dir", "data_dir", "courses_dir", "metrics_dir", mode="after")
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator(
+        "model_dir", "data_dir", "courses_dir", "lti_platforms_file", "metrics_dir", mode="after"
+    )
     @classmethod
     def _anchor_path(cls, value: Path | None) -> Path | None:
         """``~`` expands; relative paths are relative to the project, not to the current folder."""
@@ -191,6 +243,22 @@ class Settings(BaseSettings):
             merged.update({k: (float(v[0]), float(v[1])) for k, v in parsed.items()})
             return merged
         return value
+
+    @model_validator(mode="after")
+    def _check_auth(self) -> Settings:
+        secret = self.auth_jwt_secret.get_secret_value() if self.auth_jwt_secret else ""
+        if secret and len(secret) < 32:
+            raise ValueError("AUTH_JWT_SECRET must be at least 32 characters (HS256 key).")
+        if self.auth_mode == "token" and not (secret or self.auth_jwks_url):
+            raise ValueError("AUTH_MODE=token needs AUTH_JWT_SECRET or AUTH_JWKS_URL.")
+        session = self.auth_session_secret
+        if session is not None and len(session.get_secret_value()) < 32:
+            raise ValueError("AUTH_SESSION_SECRET must be at least 32 characters.")
+        if self.auth_session_ttl_seconds > self.auth_max_token_lifetime_seconds:
+            raise ValueError(
+                "AUTH_SESSION_TTL_SECONDS may not exceed AUTH_MAX_TOKEN_LIFETIME_SECONDS."
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_dimension(self) -> Settings:

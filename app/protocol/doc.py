@@ -25,6 +25,7 @@ PROTOCOL_FIELDS: dict[type[BaseModel], set[str]] = {
     m.ChatRequest: {"type", "query", "use_personalization", "chatroom_id"},
     m.Ping: {"type"},
     m.Disconnect: {"type"},
+    m.Feedback: set(),
     m.ConnectionMessage: {"type", "status", "user_id", "course_id", "timestamp", "message", "config"},
     m.ConnectionConfig: {
         "model_comprehensive", "model_personalized", "rag_threshold", "rag_top_k",
@@ -51,6 +52,7 @@ PROTOCOL_FIELDS: dict[type[BaseModel], set[str]] = {
     },
     m.Pong: {"type", "timestamp"},
     m.ErrorMessage: {"type", "error", "error_code", "timestamp", "recoverable", "suggestion"},
+    m.FeedbackAck: set(),
     StatusResponse: {
         "websocket_status", "active_connections", "connected_users", "endpoint", "server_time",
         "uptime", "message_types", "response_types", "supported_features", "performance_stats",
@@ -72,13 +74,20 @@ NOTES: dict[tuple[type[BaseModel], str], str] = {
     (m.UsageItem, "counted"): "the server reported no usage (llama.cpp); tokens were counted by us",
     (m.TokenUsage, "calls"): "one entry per LLM call of the turn (condense, answer, personalize)",
     (m.ChatResponse, "chunks_count"): "number of `chat_chunk` frames sent for this turn",
+    (m.ChatRequest, "material_id"): "the material the student has open next to the chat; retrieval prefers it",
+    (m.ChatRequest, "page"): "physical page (1-based) of `material_id` the student has open; needs `material_id`; neighbouring pages are preferred",
+    (m.Feedback, "turn_id"): "`metadata.turn_id` of one of the user's own answers",
+    (m.Feedback, "comment"): "≤ 2000 characters; shown to the course's lecturers",
+    (m.FeedbackAck, "held_for_review"): "a downvoted answer that came from, or went into, the semantic cache was taken out of it until a lecturer reviews it",
+    (m.ResponseMetadata, "source"): "`curated` (added): a lecturer's curated answer matched the question",
 }  # fmt: skip
 
 SECTIONS: list[tuple[str, list[type[BaseModel]]]] = [
-    ("Client → server", [m.ChatRequest, m.Ping, m.Disconnect]),
+    ("Client → server", [m.ChatRequest, m.Ping, m.Disconnect, m.Feedback]),
     ("Server → client", [m.ConnectionMessage, m.ConnectionConfig, m.ChatStarted, m.ChatStartedMetadata,
                          m.ChatChunk, m.ChatResponse, m.Source, m.SourceMetadata, m.TokenUsage,
-                         m.ModelPricing, m.UsageItem, m.ResponseMetadata, m.Pong, m.ErrorMessage]),
+                         m.ModelPricing, m.UsageItem, m.ResponseMetadata, m.Pong, m.ErrorMessage,
+                         m.FeedbackAck]),
     ("GET /ws/status", [StatusResponse, SupportedFeatures, PerformanceStats]),
 ]  # fmt: skip
 
@@ -100,10 +109,31 @@ at any time, also mid-answer. `disconnect` cancels the answer in progress and cl
 An idle connection (no frame for `WS_IDLE_TIMEOUT_SECONDS`) gets `CONNECTION_TIMEOUT` and is closed
 with 1000. Messages larger than `WS_MAX_MESSAGE_BYTES` get `MESSAGE_TOO_LARGE`.
 
+Authentication (`AUTH_MODE`, see docs/security.md). With `none` (the default, loopback only) the
+`user_id` above is taken as claimed. With `token` or `lti` the user is the verified token's `sub`:
+send `Authorization: Bearer <jwt>` on the handshake, or (browsers) a one-time `ticket` from
+`POST /auth/ticket` as `/ws/stream?ticket=...&course_id=...`. `user_id` may then be left out; a
+different one is refused with `FORBIDDEN`. `course_id` must be one of the token's `courses`; left
+out, it means the token's only course (`"*"` tokens: every course; several courses: name one).
+A missing, invalid, expired or revoked credential gets `UNAUTHORIZED`, a course or resource that
+is not yours `FORBIDDEN`; both as an `error` frame followed by close code 1008. Expiry and
+revocation are checked again on every `chat_request`: a refusal there also closes with 1008. A
+handshake whose `Origin` header is neither the server's own origin nor in `ALLOWED_ORIGINS` is
+refused with HTTP 403 before the upgrade (clients that send no `Origin` are allowed).
+
 `response_source` / `metadata.source` is `rag` (a fresh answer from the course material), `cache`
 (a semantic-cache hit: same course, same content version, same language) or `not_covered` (no
 chunk was close enough: a fixed message says the material does not cover the question, with no
-LLM call and empty `sources`).
+LLM call and empty `sources`) — or `curated` (added): the question matched an answer a lecturer
+wrote for this course; it streams like any answer, its `sources` are the pages the lecturer
+referenced, `metadata.source_type` is `curated_answer` and `metadata.response_type`
+`curated_response`.
+
+Additions for clients that want them: a `chat_request` may say which PDF page the student has open
+(`material_id`, `page`), so retrieval prefers that material and its neighbouring pages; a
+`feedback` frame rates one of the user's own answers (`up` or `down`, optional comment) and is
+answered with `feedback_ack` — or with `TURN_NOT_FOUND` when the turn is not one of the user's
+answers. `HTTP POST /turns/{turn_id}/feedback` does the same for pages without a socket.
 """
 
 
@@ -124,7 +154,7 @@ def _type_name(annotation: Any) -> str:
     return "string" if name in ("str", "ErrorCode") else name
 
 
-CLIENT_MODELS = {m.ChatRequest, m.Ping, m.Disconnect}
+CLIENT_MODELS = {m.ChatRequest, m.Ping, m.Disconnect, m.Feedback}
 
 
 def _table(model: type[BaseModel]) -> list[str]:

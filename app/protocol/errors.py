@@ -35,7 +35,10 @@ class ErrorCode(StrEnum):
     MESSAGE_TOO_LARGE = "MESSAGE_TOO_LARGE"
     BINARY_NOT_SUPPORTED = "BINARY_NOT_SUPPORTED"
     CHAT_IN_PROGRESS = "CHAT_IN_PROGRESS"
+    TURN_NOT_FOUND = "TURN_NOT_FOUND"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    FORBIDDEN = "FORBIDDEN"
 
     @property
     def spec(self) -> ErrorSpec:
@@ -55,7 +58,7 @@ _SPECS: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.INVALID_MESSAGE_TYPE: ErrorSpec(
         True,
         "Unsupported message type.",
-        "Send one of: chat_request, ping, disconnect.",
+        "Send one of: chat_request, ping, disconnect (or feedback).",
     ),
     ErrorCode.JSON_PARSE_ERROR: ErrorSpec(
         True,
@@ -117,10 +120,25 @@ _SPECS: dict[ErrorCode, ErrorSpec] = {
         "An answer is still streaming on this connection.",
         "Wait for its chat_response (or send disconnect) before asking the next question.",
     ),
+    ErrorCode.TURN_NOT_FOUND: ErrorSpec(
+        True,
+        "None of your answers has this turn_id.",
+        "Rate only your own answers, with the turn_id from their chat_response metadata.",
+    ),
     ErrorCode.INTERNAL_ERROR: ErrorSpec(
         True,
         "Something went wrong while answering.",
         "Try the question again; if it keeps failing, contact the course administrator.",
+    ),
+    ErrorCode.UNAUTHORIZED: ErrorSpec(
+        False,
+        "Sign-in required: the credential is missing, invalid, expired or revoked.",
+        "Get a fresh token (or a new one-time ticket from POST /auth/ticket) and reconnect.",
+    ),
+    ErrorCode.FORBIDDEN: ErrorSpec(
+        False,
+        "You do not have access to this course or resource.",
+        "Use a course you are enrolled in, or ask the course staff for access.",
     ),
 }
 

@@ -62,6 +62,7 @@ class CachedAnswer:
     response: str
     distance: float
     metadata: dict[str, Any]
+    key: str = ""  # the entry's Redis key: a turn records it, a downvote holds it for review
 
 
 def build_semantic_cache(
@@ -168,7 +169,11 @@ class AnswerCache:
         if isinstance(metadata, str):
             metadata = json.loads(metadata)
         return CachedAnswer(
-            str(hit["prompt"]), str(hit["response"]), float(hit["vector_distance"]), metadata
+            str(hit["prompt"]),
+            str(hit["response"]),
+            float(hit["vector_distance"]),
+            metadata,
+            str(hit.get("key") or ""),
         )
 
     async def store(
@@ -192,3 +197,61 @@ class AnswerCache:
     async def clear(self) -> None:
         async with asyncio.timeout(self._timeout):
             await self._cache.aclear()
+
+    # --- review: take one entry out of the cache, then put it back or drop it ----------------
+
+    def owns(self, key: str) -> bool:
+        """``key`` is an entry of this cache (never act on a key from anywhere else)."""
+        index = self._cache.index
+        return key.startswith(f"{index.prefix}{index.key_separator}")
+
+    async def _client(self) -> Any:
+        index = await self._cache._get_async_index()
+        return index.client
+
+    async def entry_scope(self, key: str) -> str | None:
+        """The course tag an entry was stored for, or None when the entry is gone."""
+        if not self.owns(key):
+            return None
+        client = await self._client()
+        async with asyncio.timeout(self._timeout):
+            value = await client.hget(key, "course_scope")
+        return value.decode() if isinstance(value, bytes) else value
+
+    async def hold(self, key: str, held_key: str) -> bool:
+        """Move the entry out of the index to ``held_key`` (kept without expiry, not searchable);
+        ``False`` when it had already expired, was evicted or is held."""
+        if not self.owns(key) or self.owns(held_key):
+            return False
+        client = await self._client()
+        async with asyncio.timeout(self._timeout):
+            try:
+                moved = bool(await client.renamenx(key, held_key))
+            except redis.ResponseError:  # no such key
+                return False
+            if moved:
+                await client.persist(held_key)
+        return moved
+
+    async def release(self, held_key: str, key: str) -> bool:
+        """Put a held entry back under its key with a fresh TTL; ``False`` if nothing is held."""
+        if not self.owns(key) or self.owns(held_key):
+            return False
+        client = await self._client()
+        async with asyncio.timeout(self._timeout):
+            try:
+                await client.rename(held_key, key)
+            except redis.ResponseError:
+                return False
+            ttl = self._cache.ttl
+            if ttl:
+                await client.expire(key, int(ttl))
+        return True
+
+    async def evict(self, key: str) -> bool:
+        """Delete one entry for good; ``False`` when it was not there."""
+        if not self.owns(key):
+            return False
+        client = await self._client()
+        async with asyncio.timeout(self._timeout):
+            return bool(await client.delete(key))

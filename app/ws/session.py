@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from redisvl.exceptions import RedisSearchError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from app.auth.principal import Principal
 from app.db.records import TurnRecord
 from app.observability.logs import CONNECTION_ID, TURN_ID
 from app.observability.turns import observe_turn
@@ -35,11 +36,13 @@ from app.protocol.messages import (
     ConnectionMessage,
     Disconnect,
     ErrorMessage,
+    Feedback,
     Pong,
 )
 from app.protocol.parse import parse_client_message
 from app.services.chat import TurnRequest
 from app.state import Services
+from app.teaching.feedback import feedback_frame
 from app.ws.stream import PhraseBuffer, StreamState, build_response, stream_events
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,7 @@ BACKING_ERRORS = (aioredis.RedisError, RedisSearchError, OSError, TimeoutError)
 WS_1000_NORMAL = 1000
 WS_1008_POLICY_VIOLATION = 1008
 WS_1011_INTERNAL_ERROR = 1011
+RECORD_WAIT_S = 5.0  # feedback right after chat_response waits for the turn's record
 
 
 class ClientGoneError(Exception):
@@ -56,13 +60,20 @@ class ClientGoneError(Exception):
 
 class ChatSession:
     def __init__(
-        self, ws: WebSocket, services: Services, user_id: str, course_id: str | None
+        self,
+        ws: WebSocket,
+        services: Services,
+        principal: Principal,
+        course_id: str | None,
+        client_ip: str | None = None,
     ) -> None:
         self._ws = ws
         self._services = services
         self._settings = services.settings
-        self._user_id = user_id
+        self._principal = principal
+        self._user_id = principal.user_id
         self._course_id = course_id
+        self._client_ip = client_ip
         self._id = uuid.uuid4().hex[:12]
         self._send_lock = asyncio.Lock()
         self._turn: asyncio.Task[None] | None = None
@@ -89,6 +100,10 @@ class ChatSession:
         if self._ws.application_state is WebSocketState.CONNECTED:
             with contextlib.suppress(RuntimeError, OSError):
                 await self._ws.close(code=code, reason=reason)
+
+    @property
+    def connection_id(self) -> str:
+        return self._id
 
     # --- lifecycle -------------------------------------------------------------------------------
     async def run(self, connection: ConnectionMessage) -> None:
@@ -169,11 +184,40 @@ class ChatSession:
                 await self.close(WS_1000_NORMAL, "client disconnect")
                 return
             if isinstance(request, ChatRequest):
-                await self._start_turn(request)
+                allowed = await self._still_allowed()
+                if allowed is False:
+                    return
+                if allowed:
+                    await self._start_turn(request)
+            elif isinstance(request, Feedback):
+                await self._feedback(request)
             else:
                 await self.send(Pong())
 
+    async def _feedback(self, request: Feedback) -> None:
+        services = self._services
+        await services.background.wait_for(f"record-{request.turn_id}", RECORD_WAIT_S)
+        teaching = services.teaching.feedback if services.teaching else None
+        await self.send(await feedback_frame(teaching, self._principal, request))
+
     # --- turns -----------------------------------------------------------------------------------
+    async def _still_allowed(self) -> bool | None:
+        """Expiry and revocation, again for every question; a refusal closes the socket (1008).
+
+        ``None``: cannot tell right now (Redis down), so this question is refused, not answered.
+        """
+        try:
+            await self._services.auth.recheck(self._principal, self._course_id)
+        except ProtocolError as exc:
+            await self.send_error(exc.code, exc.message)
+            await self.close(WS_1008_POLICY_VIOLATION, exc.code.value)
+            return False
+        except BACKING_ERRORS:
+            log.warning("revocation check unavailable", exc_info=True)
+            await self.send_error(ErrorCode.SERVICE_UNAVAILABLE)
+            return None
+        return True
+
     async def _start_turn(self, request: ChatRequest) -> None:
         if self._busy():
             await self.send_error(ErrorCode.CHAT_IN_PROGRESS)
@@ -181,19 +225,16 @@ class ChatSession:
         if self._services.lifecycle.draining:  # this replica is stopping: ask another one
             await self.send_error(ErrorCode.SERVICE_UNAVAILABLE)
             return
+        limiter = self._services.limiter
         try:
-            decision = await self._services.limiter.hit(self._user_id)
+            await limiter.touch(self._id, self._user_id, self._client_ip)
+            refusal = await limiter.question(self._user_id, self._client_ip)
         except (aioredis.RedisError, OSError, TimeoutError):
             log.warning("rate limiter unavailable", exc_info=True)
             await self.send_error(ErrorCode.SERVICE_UNAVAILABLE)
             return
-        if not decision.allowed:
-            await self.send_error(
-                ErrorCode.RATE_LIMIT_EXCEEDED,
-                f"Too many questions: the limit is {self._settings.rate_limit_requests} per "
-                f"{self._settings.rate_limit_window_seconds} s; "
-                f"try again in {decision.retry_after:.0f} s.",
-            )
+        if refusal is not None:
+            await self.send_error(ErrorCode.RATE_LIMIT_EXCEEDED, refusal.text())
             return
         turn = TurnRequest(
             turn_id=uuid.uuid4().hex,
@@ -309,4 +350,8 @@ class ChatSession:
             )
         except BACKING_ERRORS:
             log.warning("stats not updated for turn %s", turn_id)
+        try:
+            await services.limiter.spend(record.user_id, record.total_tokens)
+        except BACKING_ERRORS:
+            log.warning("token budget not charged for turn %s", turn_id)
         await services.recorder.record(record)

@@ -77,10 +77,17 @@ async def test_migration_creates_the_schema(db_engine: AsyncEngine) -> None:
         revision = await connection.run_sync(
             lambda sync: MigrationContext.configure(sync).get_current_revision()
         )
-    assert schema["tables"] == {"alembic_version", "students", "chatrooms", "turns"}
+    assert schema["tables"] == {
+        "alembic_version",
+        "students",
+        "chatrooms",
+        "turns",
+        "feedback",
+        "curated_answers",
+    }
     assert {"ix_turns_user_room_created", "ix_turns_created_at"} <= schema["indexes"]
     assert "uq_chatrooms_user_room" in schema["uniques"]
-    assert revision == "0001"
+    assert revision == "0002"
 
 
 async def test_migration_matches_the_models(db_engine: AsyncEngine) -> None:

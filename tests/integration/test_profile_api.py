@@ -11,25 +11,37 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from app.api.errors import protocol_error_handler
 from app.api.profile import router
+from app.auth.build import build_authenticator
+from app.core.redis import async_client
 from app.db.engine import create_engine, run_migrations
 from app.db.repository import ChatRepository
+from app.protocol.errors import ProtocolError
+from tests.support.settings import REDIS_URL, isolated_settings
 
 pytestmark = pytest.mark.integration
 
 
 def make_app(database: Path) -> FastAPI:
+    """AUTH_MODE=none, the default: any caller may read and write any profile (loopback only)."""
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         engine = create_engine(f"sqlite+aiosqlite:///{database}", 5.0)
+        redis = async_client(REDIS_URL, 5.0)
+        settings = isolated_settings("tprofile", database.parent)
         try:
             await run_migrations(engine)
-            yield {"repository": ChatRepository(engine, 5.0)}
+            auth = await build_authenticator(settings, redis, None)  # type: ignore[arg-type]
+            yield {"repository": ChatRepository(engine, 5.0), "auth": auth}
         finally:
+            await redis.aclose()
             await engine.dispose()
 
     app = FastAPI(lifespan=lifespan)
     app.include_router(router)
+    app.add_exception_handler(ProtocolError, protocol_error_handler)
     return app
 
 

@@ -17,13 +17,15 @@ from starlette.types import ASGIApp
 
 
 @contextmanager
-def live_server(app: ASGIApp, startup_timeout: float = 60.0) -> Iterator[str]:
+def live_server(
+    app: ASGIApp, startup_timeout: float = 60.0, log_level: str = "warning"
+) -> Iterator[str]:
     """Yield ``http://127.0.0.1:<port>`` while the app serves; stop it cleanly afterwards."""
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=0,
-        log_level="warning",
+        log_level=log_level,
         lifespan="on",
         log_config=None,
         ws="websockets-sansio",

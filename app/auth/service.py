@@ -1,0 +1,138 @@
+"""Who a request is, by mode, and whether it may still ask: the decisions every entry point shares.
+
+HTTP (``PrincipalDep``), the WebSocket handshake and every ``chat_request`` on an open socket ask
+the same object, so a rule (expiry, revocation, course scope) is written once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from app.auth.origin import OriginPolicy
+from app.auth.principal import Principal
+from app.auth.revocation import Revocations
+from app.auth.tickets import Ticket, TicketKind, TicketStore
+from app.auth.tokens import SessionSigner, TokenVerifier
+from app.core.config import Settings
+from app.protocol.errors import ErrorCode, ProtocolError
+
+if TYPE_CHECKING:
+    from app.auth.lti.tool import LtiTool
+
+LOOPBACK_NAMES = {"localhost", "ip6-localhost", "ip6-loopback"}
+
+
+class InsecureBindError(RuntimeError):
+    """AUTH_MODE=none on an address other machines can reach."""
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(settings: Settings, host: str) -> None:
+    """Refuse to serve without authentication where other machines can connect."""
+    if settings.auth_mode == "none" and not settings.auth_allow_insecure and not is_loopback(host):
+        raise InsecureBindError(
+            f"Refusing to serve AUTH_MODE=none on {host!r}: anyone who can reach it could act as "
+            "any student. Set AUTH_MODE=token or AUTH_MODE=lti (see docs/security.md), bind "
+            "HOST=127.0.0.1, or set AUTH_ALLOW_INSECURE=true to accept the risk."
+        )
+
+
+def forbidden(message: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.FORBIDDEN, message)
+
+
+def unauthorized(message: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.UNAUTHORIZED, message)
+
+
+@dataclass
+class Authenticator:
+    settings: Settings
+    tickets: TicketStore
+    revocations: Revocations
+    origins: OriginPolicy
+    verifier: TokenVerifier | None = None
+    sessions: SessionSigner | None = None
+    lti: LtiTool | None = None
+
+    @property
+    def mode(self) -> str:
+        return self.settings.auth_mode
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.auth_mode != "none"
+
+    def open_access_allowed(self, server_host: str | None) -> bool:
+        """AUTH_MODE=none answers only what arrived over loopback (unless insecure is allowed).
+
+        Catches a server started with ``--host 0.0.0.0`` behind our back: the local address a
+        request arrived on tells, whatever HOST says.
+        """
+        if self.settings.auth_allow_insecure or server_host is None:
+            return True
+        try:
+            ipaddress.ip_address(server_host.strip("[]"))
+        except ValueError:
+            return True  # not a socket address (an in-process test client, a unix socket)
+        return is_loopback(server_host)
+
+    async def from_bearer(self, token: str) -> Principal:
+        if self.verifier is None:
+            raise unauthorized("This server does not accept bearer tokens (AUTH_MODE=none).")
+        principal = await self.verifier.verify(token)
+        await self.recheck(principal, None)
+        return principal
+
+    async def from_ticket(self, kind: TicketKind, ticket: str) -> Ticket:
+        redeemed = await self.tickets.redeem(kind, ticket)
+        if redeemed is None:
+            raise unauthorized("The ticket is unknown, expired or already used; get a new one.")
+        await self.recheck(redeemed.principal, None)
+        return redeemed
+
+    async def recheck(self, principal: Principal, course_id: str | None) -> None:
+        """Still valid? Expiry, then revocations (account, then course). Raises on refusal."""
+        if not principal.authenticated:
+            return
+        if principal.expired(time.time(), self.settings.auth_leeway_seconds):
+            raise unauthorized("Your sign-in has expired; sign in again.")
+        verdict = await self.revocations.check(principal, course_id)
+        if verdict.account:
+            raise unauthorized("Your sign-in was revoked; sign in again.")
+        if verdict.course:
+            raise forbidden(f"Your access to course {course_id!r} was withdrawn.")
+
+    @staticmethod
+    def course_scope(principal: Principal, requested: str | None) -> str | None:
+        """The one course a connection serves, or ``None`` for every course (``"*"`` only).
+
+        An omitted course means the principal's courses: with one, that course; with several,
+        the client must name one (the query path filters by a single course), never all.
+        """
+        if requested is not None:
+            if not principal.can_read(requested):
+                raise forbidden(f"You are not enrolled in course {requested!r}.")
+            return requested
+        if principal.all_courses:
+            return None
+        if len(principal.courses) == 1:
+            return next(iter(principal.courses))
+        if not principal.courses:
+            raise forbidden("Your sign-in grants no course.")
+        raise ProtocolError(
+            ErrorCode.INVALID_PARAMETER,
+            "You are enrolled in several courses; choose one with course_id: "
+            + ", ".join(sorted(principal.courses))[:200],
+        )
