@@ -93,6 +93,9 @@ generate: install ## regenerate client types, the compiled TypeScript client and
 .PHONY: vendor
 vendor: ## re-copy the pinned browser libraries (web/package.json) into app/web/static/vendor
 	npm ci --prefix web --no-audit --no-fund --loglevel=error && node web/vendor.mjs
+.PHONY: bench-load
+bench-load: redis ## 1,000 connections + 100 concurrent chats, 1 and 2 workers (scripted LLM)
+	$(BIN)/python -m bench.load
 
 .PHONY: clean
 clean: ## remove caches (keeps .venv, var/ data and models)

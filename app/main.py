@@ -9,13 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 from redisvl.index import AsyncSearchIndex
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,6 +26,7 @@ from app.api import (
     feedback,
     insights,
     lti,
+    probes,
     profile,
     reviews,
     rooms,
@@ -39,15 +38,17 @@ from app.api.errors import protocol_error_handler
 from app.auth.abuse import AbuseLimits
 from app.auth.build import build_authenticator
 from app.auth.redaction import redact_secrets_in_server_logs
-from app.auth.service import InsecureBindError, check_bind
+from app.auth.service import check_bind
 from app.core.config import Settings, get_settings
 from app.core.embeddings import build_embedding
 from app.core.knowledge import KnowledgeKeys, build_vector_store, chunk_schema
 from app.core.logging import configure_logging
 from app.core.redis import aensure_search_module, async_client, redact, sync_client
+from app.core.remote_embedding import RemoteEmbedding
 from app.db.engine import create_engine, run_migrations
 from app.db.recorder import TurnRecorder
 from app.db.repository import ChatRepository
+from app.observability.metrics import Metrics
 from app.protocol.errors import ProtocolError
 from app.services.assembly import build_chat_service
 from app.services.cache import AnswerCache, build_semantic_cache, close_semantic_cache
@@ -98,6 +99,8 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
             await aensure_search_module(cache_redis, settings.redis_cache_url)
 
     embedding = await asyncio.to_thread(build_embedding, settings)
+    if isinstance(embedding, RemoteEmbedding):
+        stack.push_async_callback(embedding.aclose)
     store = await asyncio.to_thread(build_vector_store, settings, knowledge_sync, knowledge)
     index = AsyncSearchIndex(chunk_schema(settings), redis_client=knowledge)
 
@@ -110,6 +113,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     if settings.uses_local_llm:  # llama.cpp streams no usage; its tokenizer counts exactly
         root = f"http://{settings.local_llm_host}:{settings.local_llm_port}"
         counter = LlamaCppPromptCounter(http, root, settings.openai_timeout_seconds)
+    metrics = Metrics() if settings.metrics_enabled else None
     answer_cache = None
     if settings.cache_enabled:
         name = f"{settings.key_prefix}-answers-{KnowledgeKeys.from_settings(settings).slug}"
@@ -122,7 +126,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
             settings.cache_ttl_seconds,
         )
         stack.push_async_callback(close_semantic_cache, semantic)
-        answer_cache = AnswerCache(semantic, timeout)
+        answer_cache = AnswerCache(semantic, timeout, metrics)
 
     engine = create_engine(settings.resolved_database_url, settings.database_timeout_seconds)
     stack.push_async_callback(engine.dispose)
@@ -169,6 +173,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         ),
         limiter=AbuseLimits(cache_redis, settings),
         stats=TurnStats(cache_redis, settings.key_prefix, timeout),
+        metrics=metrics,
         auth=await build_authenticator(settings, cache_redis, http),
         teaching=build_teaching(
             settings, engine, knowledge, cache_redis, index, embedding, answer_cache, versions
@@ -219,11 +224,13 @@ def create_app(settings: Settings) -> FastAPI:
                         await task
                 with contextlib.suppress(Exception):
                     await services.recorder.drain()
+                Metrics.process_exited()
 
     app = FastAPI(title="Course tutor chat server", version="0.1.0", lifespan=lifespan)
     app.include_router(ws.router)
     app.include_router(status.router)
     app.include_router(profile.router)
+    app.include_router(probes.router)
     app.include_router(auth.router)
     app.include_router(lti.router)
     app.add_exception_handler(ProtocolError, protocol_error_handler)
@@ -253,22 +260,7 @@ def create_app_from_env() -> FastAPI:
 
 
 def main() -> None:
-    # The embedding model's OpenMP threads spin while idle by default; with the local LLM on the
-    # same cores that turned single question embeddings into 1-2.6 s stalls (docs/benchmarks.md).
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    settings = get_settings()
-    configure_logging(settings)
-    try:
-        check_bind(settings, settings.host)
-    except InsecureBindError as exc:
-        raise SystemExit(str(exc)) from None
-    uvicorn.run(
-        "app.main:create_app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        ws="websockets-sansio",
-        ws_max_size=max(1 << 20, settings.ws_max_message_bytes * 4),
-        log_level=settings.log_level.lower(),
-    )
+    """``tutor-serve``; kept in :mod:`app.serve`, which does not import the app itself."""
+    from app.serve import main as serve
+
+    serve()

@@ -16,6 +16,8 @@ from app.auth.service import Authenticator
 from app.core.config import Settings
 from app.db.recorder import TurnRecorder
 from app.db.repository import ChatRepository
+from app.lifecycle import Lifecycle
+from app.observability.metrics import Metrics
 from app.services.chat import ChatService
 from app.services.presence import Presence
 from app.services.stats import TurnStats
@@ -69,5 +71,7 @@ class Services:
     stats: TurnStats
     auth: Authenticator
     teaching: TeachingServices | None = None  # feedback, curated answers, insights, modes
+    metrics: Metrics | None = None
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
     started_at: float = field(default_factory=time.time)

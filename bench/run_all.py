@@ -18,8 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import (
+    concurrency,
     first_chunk,
     ingest_throughput,
+    llm_transport,
     local_llm,
     ocr_scan,
     server_rss,
@@ -36,6 +38,8 @@ BENCHMARKS: dict[str, Runner] = {
     server_rss.NAME: server_rss.run,
     ingest_throughput.NAME: ingest_throughput.run,
     ocr_scan.NAME: ocr_scan.run,
+    llm_transport.NAME: llm_transport.run,
+    concurrency.NAME: concurrency.run,
 }
 
 

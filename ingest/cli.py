@@ -24,6 +24,7 @@ from app.core.redis import SearchModuleMissingError, ensure_search_module, redac
 from ingest.catalog import CatalogError, Course, course_from_paths, discover, validate_course_id
 from ingest.ocr.reader import OcrOff, OcrReader, open_ocr
 from ingest.pipeline import FileResult, Ingestor, ocr_languages, plan_chunks
+from ingest.reindex import reconcile
 from ingest.store import KnowledgeWriter
 
 
@@ -151,6 +152,9 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     client = sync_client(settings.redis_knowledge_url, settings.redis_timeout_seconds)
     try:
         ensure_search_module(client, settings.redis_knowledge_url)
+        rebuilt = reconcile(client, chunk_schema(settings))
+        if rebuilt:
+            console.print(f"index definition rebuilt for changed fields: {', '.join(rebuilt)}")
         store = build_vector_store(settings, client)
         from redisvl.index import SearchIndex
 

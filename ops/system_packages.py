@@ -32,6 +32,7 @@ GROUPS: tuple[PackageGroup, ...] = (
         "reading scanned course modules (OCR)",
     ),
     PackageGroup("browser", ("chromium",), "the chat page and dashboard tests (headless Chromium)"),
+    PackageGroup("proxy", ("nginx-light",), "the deployment test: nginx in front of two servers"),
 )
 
 

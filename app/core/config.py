@@ -9,6 +9,7 @@ Environment variable names follow the protocol document (``OPENAI_*``, ``RAG_*``
 from __future__ import annotations
 
 import json
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -224,6 +225,19 @@ class Settings(BaseSettings):
             return [name.strip() for name in value.split(",") if name.strip()]
         return value
 
+    # --- Scaling and operations (several workers and machines) -----------------------------------
+    # Threads of the local embedding model per worker; 0 = the machine's cores ÷ WORKERS.
+    embedding_threads: int = Field(0, ge=0, le=256)
+    # Questions embedded together at most (questions that arrive together share one model call).
+    query_batch_size: int = Field(64, ge=1, le=1024)
+    # Prometheus /metrics; with several workers their samples are merged from METRICS_DIR.
+    metrics_enabled: bool = True
+    metrics_dir: Path | None = None
+    # "json": one JSON object per log line, with connection and turn ids.
+    log_format: Literal["text", "json"] = "text"
+    # On shutdown (SIGTERM): seconds streaming answers get to finish before sockets are closed.
+    shutdown_grace_seconds: float = Field(30.0, ge=0, le=3600)
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
@@ -236,10 +250,14 @@ class Settings(BaseSettings):
             return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
         return value
 
-    @field_validator("model_dir", "data_dir", "courses_dir", "lti_platforms_file", mode="after")
+    @field_validator(
+        "model_dir", "data_dir", "courses_dir", "lti_platforms_file", "metrics_dir", mode="after"
+    )
     @classmethod
-    def _anchor_path(cls, value: Path) -> Path:
+    def _anchor_path(cls, value: Path | None) -> Path | None:
         """``~`` expands; relative paths are relative to the project, not to the current folder."""
+        if value is None:
+            return None
         value = value.expanduser()
         return value if value.is_absolute() else PROJECT_ROOT / value
 
@@ -355,6 +373,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'tutor.db'}"
+
+    @property
+    def embedding_thread_count(self) -> int:
+        if self.embedding_threads > 0:
+            return self.embedding_threads
+        return max(1, (os.cpu_count() or 1) // self.workers)
+
+    @property
+    def resolved_metrics_dir(self) -> Path:
+        return self.metrics_dir or self.data_dir / "metrics"
 
     def price_of(self, model: str) -> tuple[float, float]:
         """USD per 1k (input, output) tokens; unknown and local models are free."""

@@ -30,6 +30,21 @@ def _field_error(exc: ValidationError) -> ProtocolError:
     return ProtocolError(ErrorCode.INVALID_REQUEST, f"Invalid field `{where}`: {first['msg']}.")
 
 
+def _text_error(name: str, value: str) -> ProtocolError | None:
+    """JSON can spell text no database stores: a lone surrogate (``"\\ud800"``), or NUL."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return ProtocolError(
+            ErrorCode.INVALID_REQUEST, f"Invalid field `{name}`: it is not valid Unicode text."
+        )
+    if "\x00" in value:
+        return ProtocolError(
+            ErrorCode.INVALID_REQUEST, f"Invalid field `{name}`: it contains a NUL character."
+        )
+    return None
+
+
 def parse_client_message(raw: str) -> ChatRequest | Ping | Disconnect | Feedback:
     try:
         data: Any = json.loads(raw)
@@ -51,6 +66,10 @@ def parse_client_message(raw: str) -> ChatRequest | Ping | Disconnect | Feedback
     except ValidationError as exc:
         raise _field_error(exc) from exc
     if isinstance(message, ChatRequest):
+        for name, value in (("query", message.query), ("chatroom_id", message.chatroom_id)):
+            error = _text_error(name, value or "")
+            if error is not None:
+                raise error
         query = message.query.strip()
         if not query:
             raise ProtocolError(ErrorCode.EMPTY_QUERY)

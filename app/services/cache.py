@@ -4,20 +4,32 @@ An entry is only a hit for the same course, the same content version of that cou
 changed material makes old entries unreachable at once), the same answer language and the same
 generator (answer model + prompt version: a new model or prompt never serves old answers). Only
 grounded, unpersonalized answers are stored; the caller enforces that.
+
+The cache only ever saves time, so it fails open: when its index is gone (a flushed or replaced
+cache Redis), RedisVL raises ``RedisSearchError``; the lookup is then a miss, and the index is
+created again (rate-limited), after which RediSearch indexes the entries still stored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 from llama_index.core.base.embeddings.base import BaseEmbedding
+from redisvl.exceptions import RedisSearchError
 from redisvl.extensions.llmcache import SemanticCache
 from redisvl.query.filter import Tag
 from redisvl.utils.vectorize import CustomTextVectorizer
+
+from app.observability.metrics import Metrics
+
+log = logging.getLogger(__name__)
+RECREATE_INTERVAL_S = 5.0
 
 ALL_COURSES = "__all__"
 SCHEMA_VERSION = "v2"  # bump when the filterable fields change (RedisVL refuses a changed schema)
@@ -90,9 +102,32 @@ async def close_semantic_cache(cache: SemanticCache) -> None:
 class AnswerCache:
     """Lookups and stores with a precomputed question vector, bounded by a timeout."""
 
-    def __init__(self, cache: SemanticCache, timeout: float) -> None:
+    def __init__(self, cache: SemanticCache, timeout: float, metrics: Metrics | None = None):
         self._cache = cache
         self._timeout = timeout
+        self._metrics = metrics
+        self._recreating = asyncio.Lock()
+        self._last_recreate = -RECREATE_INTERVAL_S
+
+    def _count(self, result: str) -> None:
+        if self._metrics is not None:
+            self._metrics.cache_lookups.labels(result=result).inc()
+
+    async def recreate_index(self) -> bool:
+        """Create the cache index if it is missing; at most once per ``RECREATE_INTERVAL_S``."""
+        now = time.monotonic()
+        if self._recreating.locked() or now - self._last_recreate < RECREATE_INTERVAL_S:
+            return False
+        async with self._recreating:
+            self._last_recreate = now
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await asyncio.to_thread(self._cache.index.create, overwrite=False)
+            except Exception as exc:
+                log.warning("semantic cache index could not be recreated: %s", type(exc).__name__)
+                return False
+        log.warning("semantic cache index was missing; created it again")
+        return True
 
     @property
     def threshold(self) -> float:
@@ -109,12 +144,26 @@ class AnswerCache:
         )
         if threshold is not None:
             threshold = max(threshold, EXACT)
-        async with asyncio.timeout(self._timeout):
-            hits = await self._cache.acheck(
-                vector=vector, num_results=1, filter_expression=where, distance_threshold=threshold
-            )
-        if not hits:
+        try:
+            async with asyncio.timeout(self._timeout):
+                hits = await self._cache.acheck(
+                    vector=vector,
+                    num_results=1,
+                    filter_expression=where,
+                    distance_threshold=threshold,
+                )
+        except RedisSearchError:
+            self._count("error")
+            log.warning("semantic cache search failed (index missing?); answering fresh")
+            await self.recreate_index()
             return None
+        except Exception:
+            self._count("error")
+            raise
+        if not hits:
+            self._count("miss")
+            return None
+        self._count("hit")
         hit = hits[0]
         metadata = hit.get("metadata") or {}
         if isinstance(metadata, str):

@@ -20,10 +20,13 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel
+from redisvl.exceptions import RedisSearchError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app.auth.principal import Principal
 from app.db.records import TurnRecord
+from app.observability.logs import CONNECTION_ID, TURN_ID
+from app.observability.turns import observe_turn
 from app.protocol.errors import ErrorCode, ProtocolError
 from app.protocol.messages import (
     ChatRequest,
@@ -43,7 +46,8 @@ from app.ws.sources import to_sources
 from app.ws.stream import PhraseBuffer, StreamState, build_response, stream_events
 
 log = logging.getLogger(__name__)
-BACKING_ERRORS = (aioredis.RedisError, OSError, TimeoutError)
+# RedisVL reports a failed search (e.g. an index that is gone) as its own RedisSearchError.
+BACKING_ERRORS = (aioredis.RedisError, RedisSearchError, OSError, TimeoutError)
 WS_1000_NORMAL = 1000
 WS_1008_POLICY_VIOLATION = 1008
 WS_1011_INTERNAL_ERROR = 1011
@@ -87,6 +91,8 @@ class ChatSession:
                 raise ClientGoneError from exc
 
     async def send_error(self, code: ErrorCode, message: str | None = None) -> None:
+        if self._services.metrics is not None:
+            self._services.metrics.errors.labels(code=code.value).inc()
         with contextlib.suppress(ClientGoneError):
             await self.send(ErrorMessage.of(code, message))
 
@@ -102,6 +108,10 @@ class ChatSession:
     # --- lifecycle -------------------------------------------------------------------------------
     async def run(self, connection: ConnectionMessage) -> None:
         connection.connection_id = self._id
+        CONNECTION_ID.set(self._id)
+        metrics = self._services.metrics
+        if metrics is not None:
+            metrics.ws_connections.inc()
         log.debug("ws %s connected user=%s course=%s", self._id, self._user_id, self._course_id)
         with contextlib.suppress(*BACKING_ERRORS):  # presence is best effort, chat is not
             await self._services.presence.connected(self._id, self._user_id)
@@ -112,6 +122,8 @@ class ChatSession:
             pass
         finally:
             await self._cancel_turn()
+            if metrics is not None:
+                metrics.ws_connections.dec()
             with contextlib.suppress(*BACKING_ERRORS):
                 await self._services.presence.disconnected(self._id, self._user_id)
             log.debug("ws %s closed", self._id)
@@ -210,6 +222,9 @@ class ChatSession:
         if self._busy():
             await self.send_error(ErrorCode.CHAT_IN_PROGRESS)
             return
+        if self._services.lifecycle.draining:  # this replica is stopping: ask another one
+            await self.send_error(ErrorCode.SERVICE_UNAVAILABLE)
+            return
         limiter = self._services.limiter
         try:
             await limiter.touch(self._id, self._user_id, self._client_ip)
@@ -250,6 +265,7 @@ class ChatSession:
         buffer = PhraseBuffer(
             self._settings.stream_flush_interval_ms / 1000, self._settings.stream_min_chunk_chars
         )
+        TURN_ID.set(turn.turn_id)
         try:
             await self.send(started_frame)
             with contextlib.suppress(*BACKING_ERRORS):
@@ -279,6 +295,8 @@ class ChatSession:
             record = self._record(turn, state, status, error_code, latency, created)
             if state.first_chunk_at is not None:
                 record.first_chunk_ms = round((state.first_chunk_at - started) * 1000, 1)
+            if services.metrics is not None:
+                observe_turn(services.metrics, record, state)
             services.background.spawn(self._finish(turn.turn_id, record), f"record-{turn.turn_id}")
 
     def _record(
