@@ -278,6 +278,8 @@ class SourceMetadata(_Wire):
     page_label: str
     page_number: int  # physical page, 1-based
     title: str | None = None
+    ocr: bool = False  # the page's text was read by OCR from a scan
+    ocr_confidence: float | None = None  # 0-1, OCR's confidence in that page (when ocr)
 
 
 class Source(_Wire):

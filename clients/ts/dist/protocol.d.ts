@@ -155,6 +155,8 @@ export interface SourceMetadata {
     chunk_type: string | null;
     page_label: string;
     page_number: number;
+    ocr: boolean;
+    ocr_confidence: number | null;
 }
 /**
  * This interface was referenced by `TutorProtocol`'s JSON-Schema
