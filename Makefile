@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip
 	@echo "Installing the project (the first run builds llama-cpp-python from source: 4-9 min) ..."
-	$(BIN)/python -m pip install --progress-bar on -e ".[dev,eval,local-llm]"
-	@if command -v npm >/dev/null; then npm ci --prefix tests/js --no-audit --no-fund --loglevel=error; \
-	  else echo "npm not found: the JavaScript client contract test will be skipped"; fi
+	$(BIN)/python -m pip install --progress-bar on -e ".[dev,eval,local-llm]" -e clients/python
+	@if command -v npm >/dev/null; then npm ci --prefix tests/js --no-audit --no-fund --loglevel=error \
+	  && npm ci --prefix clients/ts --no-audit --no-fund --loglevel=error; \
+	  else echo "npm not found: the JavaScript client tests will be skipped"; fi
 	$(BIN)/tutor-ops system install
 	@touch $(STAMP)
 
@@ -81,6 +82,20 @@ bench: redis llm ## benchmarks (record results in docs/benchmarks.md with date a
 	$(BIN)/python -m bench.run_all
 	$(BIN)/python -m bench.cache_workload --seeds 5
 	$(BIN)/python -m bench.cache_latency --local 6 --scripted 10
+
+.PHONY: generate
+generate: install ## regenerate client types, the compiled TypeScript client and docs/asyncapi.yaml
+	$(BIN)/python -m app.api.client_schema > clients/ts/schema/protocol.schema.json
+	$(BIN)/python -m app.protocol.pymodule > clients/python/tutor_client/protocol.py
+	$(BIN)/python -m app.protocol.asyncapi > docs/asyncapi.yaml
+	npm run build --prefix clients/ts
+
+.PHONY: vendor
+vendor: ## re-copy the pinned browser libraries (web/package.json) into app/web/static/vendor
+	npm ci --prefix web --no-audit --no-fund --loglevel=error && node web/vendor.mjs
+.PHONY: bench-load
+bench-load: redis ## 1,000 connections + 100 concurrent chats, 1 and 2 workers (scripted LLM)
+	$(BIN)/python -m bench.load
 
 .PHONY: clean
 clean: ## remove caches (keeps .venv, var/ data and models)

@@ -9,41 +9,57 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 from redisvl.index import AsyncSearchIndex
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.api import auth, lti, profile, status, ws
+from app.api import (
+    auth,
+    course_settings,
+    courses,
+    curated,
+    feedback,
+    insights,
+    lti,
+    probes,
+    profile,
+    reviews,
+    rooms,
+    stats,
+    status,
+    ws,
+)
 from app.api.errors import protocol_error_handler
 from app.auth.abuse import AbuseLimits
 from app.auth.build import build_authenticator
 from app.auth.redaction import redact_secrets_in_server_logs
-from app.auth.service import InsecureBindError, check_bind
+from app.auth.service import check_bind
 from app.core.config import Settings, get_settings
 from app.core.embeddings import build_embedding
 from app.core.knowledge import KnowledgeKeys, build_vector_store, chunk_schema
 from app.core.logging import configure_logging
 from app.core.redis import aensure_search_module, async_client, redact, sync_client
+from app.core.remote_embedding import RemoteEmbedding
 from app.db.engine import create_engine, run_migrations
 from app.db.recorder import TurnRecorder
 from app.db.repository import ChatRepository
+from app.observability.metrics import Metrics
 from app.protocol.errors import ProtocolError
+from app.services.assembly import build_chat_service
 from app.services.cache import AnswerCache, build_semantic_cache, close_semantic_cache
-from app.services.chat import ChatModels, ChatService
 from app.services.history import ConversationSource
-from app.services.llm import LlamaCppPromptCounter, build_llm
+from app.services.llm import LlamaCppPromptCounter
 from app.services.presence import Presence
-from app.services.retrieval import Retriever
 from app.services.stats import TurnStats
 from app.services.versions import VersionReader
 from app.state import Services
+from app.teaching.services import build_teaching
+from app.web import routes as web
 
 log = logging.getLogger(__name__)
 OUTBOX_DRAIN_SECONDS = 5.0
@@ -83,11 +99,10 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
             await aensure_search_module(cache_redis, settings.redis_cache_url)
 
     embedding = await asyncio.to_thread(build_embedding, settings)
+    if isinstance(embedding, RemoteEmbedding):
+        stack.push_async_callback(embedding.aclose)
     store = await asyncio.to_thread(build_vector_store, settings, knowledge_sync, knowledge)
     index = AsyncSearchIndex(chunk_schema(settings), redis_client=knowledge)
-    retriever = Retriever(
-        store, index, settings.rag_top_k, settings.distance_threshold, settings.rag_hybrid, timeout
-    )
 
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.openai_timeout_seconds, connect=5.0),
@@ -98,11 +113,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     if settings.uses_local_llm:  # llama.cpp streams no usage; its tokenizer counts exactly
         root = f"http://{settings.local_llm_host}:{settings.local_llm_port}"
         counter = LlamaCppPromptCounter(http, root, settings.openai_timeout_seconds)
-    models = ChatModels(
-        answer=build_llm(settings, settings.model_comprehensive, http),
-        personalize=build_llm(settings, settings.model_personalized, http),
-        counter=counter,
-    )
+    metrics = Metrics() if settings.metrics_enabled else None
     answer_cache = None
     if settings.cache_enabled:
         name = f"{settings.key_prefix}-answers-{KnowledgeKeys.from_settings(settings).slug}"
@@ -115,7 +126,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
             settings.cache_ttl_seconds,
         )
         stack.push_async_callback(close_semantic_cache, semantic)
-        answer_cache = AnswerCache(semantic, timeout)
+        answer_cache = AnswerCache(semantic, timeout, metrics)
 
     engine = create_engine(settings.resolved_database_url, settings.database_timeout_seconds)
     stack.push_async_callback(engine.dispose)
@@ -136,14 +147,18 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         settings.database_timeout_seconds,
     )
     versions = VersionReader(knowledge, KnowledgeKeys.from_settings(settings), timeout)
-    chat = ChatService(
+    chat = build_chat_service(
         settings,
-        embedding,
-        retriever,
-        models,
-        versions,
-        ConversationSource(repository, settings.history_turns, settings.database_timeout_seconds),
-        answer_cache,
+        embedding=embedding,
+        store=store,
+        index=index,
+        http=http,
+        counter=counter,
+        versions=versions,
+        conversations=ConversationSource(
+            repository, settings.history_turns, settings.database_timeout_seconds
+        ),
+        cache=answer_cache,
     )
     await _check_llm(settings, http)
     return Services(
@@ -158,7 +173,11 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         ),
         limiter=AbuseLimits(cache_redis, settings),
         stats=TurnStats(cache_redis, settings.key_prefix, timeout),
+        metrics=metrics,
         auth=await build_authenticator(settings, cache_redis, http),
+        teaching=build_teaching(
+            settings, engine, knowledge, cache_redis, index, embedding, answer_cache, versions
+        ),
     )
 
 
@@ -180,6 +199,11 @@ def create_app(settings: Settings) -> FastAPI:
             if services.auth.lti is not None and settings.lti_roster_sync_seconds > 0:
                 roster = services.auth.lti.roster.run(settings.lti_roster_sync_seconds)
                 loops.append(asyncio.create_task(roster, name="lti-roster"))
+            if services.teaching is not None and services.teaching.digests.configured:
+                digests = services.teaching.digests.run(
+                    settings.digest_check_seconds, settings.digest_weekday, settings.digest_hour_utc
+                )
+                loops.append(asyncio.create_task(digests, name="weekly-digest"))
             log.info(
                 "course tutor ready: model=%s embeddings=%s",
                 settings.model_comprehensive,
@@ -200,14 +224,28 @@ def create_app(settings: Settings) -> FastAPI:
                         await task
                 with contextlib.suppress(Exception):
                     await services.recorder.drain()
+                Metrics.process_exited()
 
     app = FastAPI(title="Course tutor chat server", version="0.1.0", lifespan=lifespan)
     app.include_router(ws.router)
     app.include_router(status.router)
     app.include_router(profile.router)
+    app.include_router(probes.router)
     app.include_router(auth.router)
     app.include_router(lti.router)
     app.add_exception_handler(ProtocolError, protocol_error_handler)
+    for router in (
+        feedback.router,
+        reviews.router,
+        curated.router,
+        insights.router,
+        course_settings.router,
+        courses.router,
+        rooms.router,
+        stats.router,
+    ):
+        app.include_router(router)
+    web.mount(app)
 
     @app.get("/health", include_in_schema=True)
     async def health() -> dict[str, str]:
@@ -222,22 +260,7 @@ def create_app_from_env() -> FastAPI:
 
 
 def main() -> None:
-    # The embedding model's OpenMP threads spin while idle by default; with the local LLM on the
-    # same cores that turned single question embeddings into 1-2.6 s stalls (docs/benchmarks.md).
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    settings = get_settings()
-    configure_logging(settings)
-    try:
-        check_bind(settings, settings.host)
-    except InsecureBindError as exc:
-        raise SystemExit(str(exc)) from None
-    uvicorn.run(
-        "app.main:create_app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        ws="websockets-sansio",
-        ws_max_size=max(1 << 20, settings.ws_max_message_bytes * 4),
-        log_level=settings.log_level.lower(),
-    )
+    """``tutor-serve``; kept in :mod:`app.serve`, which does not import the app itself."""
+    from app.serve import main as serve
+
+    serve()

@@ -16,10 +16,13 @@ from app.auth.service import Authenticator
 from app.core.config import Settings
 from app.db.recorder import TurnRecorder
 from app.db.repository import ChatRepository
+from app.lifecycle import Lifecycle
+from app.observability.metrics import Metrics
 from app.services.chat import ChatService
 from app.services.presence import Presence
 from app.services.stats import TurnStats
 from app.services.versions import VersionReader
+from app.teaching.services import TeachingServices
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,13 @@ class BackgroundTasks:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=seconds)
 
+    async def wait_for(self, name: str, seconds: float) -> None:
+        """Wait (bounded) for the pending task called ``name``, if any: e.g. a turn's record,
+        before feedback on that turn is looked up."""
+        pending = {task for task in self._tasks if task.get_name() == name}
+        if pending:
+            await asyncio.wait(pending, timeout=seconds)
+
     def __len__(self) -> int:
         return len(self._tasks)
 
@@ -60,5 +70,8 @@ class Services:
     limiter: AbuseLimits
     stats: TurnStats
     auth: Authenticator
+    teaching: TeachingServices | None = None  # feedback, curated answers, insights, modes
+    metrics: Metrics | None = None
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
     started_at: float = field(default_factory=time.time)

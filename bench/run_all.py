@@ -17,7 +17,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import first_chunk, ingest_throughput, local_llm, server_rss, streaming_overhead
+from bench import (
+    concurrency,
+    first_chunk,
+    ingest_throughput,
+    llm_transport,
+    local_llm,
+    ocr_scan,
+    server_rss,
+    streaming_overhead,
+)
 from bench.common import Section, code_version, command_line, load_average
 from bench.context import Context
 
@@ -28,6 +37,9 @@ BENCHMARKS: dict[str, Runner] = {
     local_llm.NAME: local_llm.run,
     server_rss.NAME: server_rss.run,
     ingest_throughput.NAME: ingest_throughput.run,
+    ocr_scan.NAME: ocr_scan.run,
+    llm_transport.NAME: llm_transport.run,
+    concurrency.NAME: concurrency.run,
 }
 
 

@@ -1,9 +1,12 @@
 """``python -m evaluation.cli`` (``make eval``): retrieval quality and threshold calibration.
 
 Indexes the eval courses under their own key prefix (first run embeds, later runs skip unchanged
-files), asks every labelled question through the server's ``Retriever``, prints hit@k / MRR tables
-and the RAG_DISTANCE_THRESHOLD × RAG_TOP_K sweep, and writes ``report.json``, ``summary.md`` and
-plots to ``--out``. Exit codes: 0 done, 2 nothing could be done (no Redis Stack, bad arguments).
+files), asks every labelled question through the server's ``CourseRetriever``, prints hit@k / MRR by
+kind with the dev and held-out splits side by side, the refusals of the current "not covered"
+rule, the RAG_DISTANCE_THRESHOLD × RAG_TOP_K sweep (on dev and legacy questions only), and writes
+``report.json``, ``summary.md`` and plots to ``--out``. While tuning, run with ``--split dev``: the
+held-out split is for reporting. Exit codes: 0 done, 2 nothing could be done (no Redis Stack, bad
+arguments).
 """
 
 from __future__ import annotations
@@ -32,6 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m evaluation.cli", description=__doc__)
     parser.add_argument(
         "--set", choices=[*SET_NAMES, "all"], default="all", help="question set (default: all)"
+    )
+    parser.add_argument(
+        "--split",
+        choices=["dev", "heldout", "all"],
+        default="all",
+        help="students-set split to ask (default: all; tune with dev, report held-out)",
+    )
+    parser.add_argument(
+        "--material",
+        choices=["corpus", "sample", "all"],
+        default="all",
+        help="only questions on the corpus PDFs or on the sample course (default: all)",
     )
     parser.add_argument(
         "--prefix", default=DEFAULT_PREFIX, help="Redis key prefix of the eval index (not 'tutor')"
@@ -84,13 +99,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
     sets: tuple[SetName, ...] = SET_NAMES if args.set == "all" else (args.set,)
     config = EvalConfig(
         sets=sets,
+        splits=() if args.split == "all" else (args.split,),
+        materials=() if args.material == "all" else (args.material,),
         modes=selected_modes(args, settings.rag_hybrid),
         depth=max(args.depth, settings.rag_top_k),
         rule=args.rule,
         work_dir=args.out,
     )
     console.print(
-        f"eval: sets={','.join(sets)} modes={','.join(config.modes)} prefix={settings.key_prefix} "
+        f"eval: sets={','.join(sets)} split={args.split} modes={','.join(config.modes)} "
+        f"prefix={settings.key_prefix} "
         f"model={settings.embedding_model_name} chunk={settings.chunk_size_words} words"
     )
     report = asyncio.run(evaluate(settings, config, console))

@@ -1,9 +1,14 @@
 """The labelled questions and the courses they ask about.
 
-Two sets: ``corpus`` asks about real course PDFs that stay where they are (``../shared/corpus``,
-read in place and never copied: their licences are not ours to redistribute), ``sample`` about the
-project's own sample course, rendered from ``samples/courses`` on demand. The data files are given
-and never edited here; this module only reads them into typed objects.
+Three sets. ``students`` is the main one: questions written the way students ask (chat-style
+Indonesian, short keyword queries, typos, English for the English books), by kind (``close`` to
+the page's wording, ``paraphrase``, ``crosslingual``, ``distractor``, ``not_covered``), each with a
+fixed ``split``: ``dev`` may be tuned on, ``heldout`` is only ever reported. ``corpus`` and
+``sample`` are the older near-text sets (split ``legacy``), kept as a regression check.
+
+The material stays where it is: the real course PDFs are read in place from ``../shared/corpus``
+(their licences are not ours to redistribute) and the project's sample course is rendered from
+``samples/courses`` on demand. This module only reads the data files into typed objects.
 """
 
 from __future__ import annotations
@@ -15,13 +20,22 @@ from typing import Any, Literal
 
 import yaml
 
+from evaluation.splits import LEGACY
 from ingest.catalog import Course, course_from_paths, load_course
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "evaluation" / "data"
 SAMPLE_SOURCES = REPO_ROOT / "samples" / "courses"
-SetName = Literal["corpus", "sample"]
-SET_NAMES: tuple[SetName, ...] = ("corpus", "sample")
+SetName = Literal["corpus", "sample", "students", "scan"]
+# `scan` (questions on the scanned pages of a module) is measured by bench/ocr_scan.py, scan vs text
+SET_NAMES: tuple[SetName, ...] = ("corpus", "sample", "students")
+Material = Literal["corpus", "sample"]
+# which course material each set asks about (the students set spans both)
+SET_MATERIAL: dict[SetName, tuple[Material, ...]] = {
+    "corpus": ("corpus",),
+    "sample": ("sample",),
+    "students": ("corpus", "sample"),
+}
 NOT_COVERED = "not_covered"
 
 
@@ -38,6 +52,8 @@ class Question:
     alt_pages: tuple[int, ...]
     language: str
     kind: str
+    split: str = LEGACY  # dev | heldout for the students set
+    material: Material = "corpus"  # the real corpus PDFs, or the project's sample course
 
     @property
     def answerable(self) -> bool:
@@ -52,7 +68,7 @@ class Question:
         )
 
 
-def _question(row: dict[str, Any], set_name: SetName) -> Question:
+def _question(row: dict[str, Any], set_name: SetName, corpus_ids: frozenset[str]) -> Question:
     return Question(
         id=str(row["id"]),
         set_name=set_name,
@@ -63,23 +79,43 @@ def _question(row: dict[str, Any], set_name: SetName) -> Question:
         alt_pages=tuple(int(p) for p in row.get("alt_pages") or ()),
         language=str(row["language"]),
         kind=str(row["kind"]),
+        split=str(row.get("split") or LEGACY),
+        material="corpus" if str(row["course_id"]) in corpus_ids else "sample",
     )
 
 
-def load_questions(set_name: SetName, data_dir: Path = DATA_DIR) -> list[Question]:
-    path = data_dir / f"{set_name}_eval.jsonl"
+def set_path(set_name: SetName, data_dir: Path = DATA_DIR) -> Path:
+    return data_dir / f"{set_name}_eval.jsonl"
+
+
+def load_rows(path: Path) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as fh:
-        return [_question(json.loads(line), set_name) for line in fh if line.strip()]
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def load_questions(set_name: SetName, data_dir: Path = DATA_DIR) -> list[Question]:
+    corpus_ids = frozenset(_corpus_spec(data_dir)["courses"])
+    rows = load_rows(set_path(set_name, data_dir))
+    return [_question(row, set_name, corpus_ids) for row in rows]
+
+
+def _corpus_spec(data_dir: Path) -> dict[str, Any]:
+    spec: dict[str, Any] = yaml.safe_load(
+        (data_dir / "corpus_courses.yaml").read_text(encoding="utf-8")
+    )
+    return spec
 
 
 def corpus_courses(data_dir: Path = DATA_DIR, corpus_dir: Path | None = None) -> list[Course]:
     """The corpus courses of ``corpus_courses.yaml``; its ``corpus_dir`` is relative to the repo."""
-    spec = yaml.safe_load((data_dir / "corpus_courses.yaml").read_text(encoding="utf-8"))
+    spec = _corpus_spec(data_dir)
     folder = corpus_dir or (REPO_ROOT / str(spec["corpus_dir"])).resolve()
-    return [
-        course_from_paths(course_id, [folder / name for name in entry["files"]])
-        for course_id, entry in spec["courses"].items()
-    ]
+    courses = []
+    for course_id, entry in spec["courses"].items():
+        course = course_from_paths(course_id, [folder / name for name in entry["files"]])
+        course.title, course.language = str(entry["title"]), str(entry["language"])
+        courses.append(course)
+    return courses
 
 
 def sample_courses(render_dir: Path) -> list[Course]:
@@ -92,3 +128,7 @@ def sample_courses(render_dir: Path) -> list[Course]:
 
     render_all(SAMPLE_SOURCES, render_dir)
     return [load_course(folder) for folder in sorted(p for p in render_dir.iterdir() if p.is_dir())]
+
+
+def material_courses(material: Material, render_dir: Path) -> list[Course]:
+    return corpus_courses() if material == "corpus" else sample_courses(render_dir)

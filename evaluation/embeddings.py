@@ -1,7 +1,8 @@
 """Which embedding model? In-memory retrieval over the eval questions, one candidate at a time.
 
-Same chunks as ``tutor-ingest`` (``plan_chunks``; toc/index chunks dropped as the retriever drops
-them), exact cosine search in numpy filtered to the question's course, and the hit definition of
+Every answerable question except the held-out split (choosing a model is tuning). Same chunks as
+``tutor-ingest`` (``plan_chunks``; toc/index chunks dropped as the retriever drops them), exact
+cosine search in numpy filtered to the question's course, and the hit definition of
 ``evaluation.runner`` (right file, page in ``{page} ∪ alt_pages``; MRR over the top 20). No Redis.
 Vectors are cached in ``evaluation/out/emb_cache``. A model that needs another environment (torch)
 is embedded there: ``--dump FILE`` writes the texts, this file run by that environment's python with
@@ -50,12 +51,15 @@ class Corpus:
 
 def load_corpus(chunk_words: int | None) -> Corpus:
     from app.core.config import get_settings
-    from app.services.retrieval import NOT_ANSWERS
+    from app.rag.scope import NOT_ANSWERS
     from evaluation.dataset import SET_NAMES, corpus_courses, load_questions, sample_courses
     from ingest.pipeline import plan_chunks
 
     settings = get_settings(**({"chunk_size_words": chunk_words} if chunk_words else {}))
-    questions = [q for s in SET_NAMES for q in load_questions(s) if q.answerable]
+    # choosing a model is tuning: the held-out split stays out of it
+    questions = [
+        q for s in SET_NAMES for q in load_questions(s) if q.answerable and q.split != "heldout"
+    ]
     wanted = {q.course_id for q in questions}
     corpus = Corpus([], [], questions)
     for course in corpus_courses() + sample_courses(OUT / "sample_courses"):

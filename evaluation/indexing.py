@@ -20,6 +20,7 @@ from app.core.knowledge import KnowledgeKeys, build_vector_store, chunk_schema
 from app.core.redis import ensure_search_module, sync_client
 from ingest.catalog import Course
 from ingest.cli import RichProgress, summary_table
+from ingest.ocr.reader import open_ocr
 from ingest.pipeline import FileResult, Ingestor
 from ingest.store import KnowledgeWriter
 
@@ -59,9 +60,12 @@ def ensure_indexed(
             TimeElapsedColumn(),
         )
         results: list[FileResult] = []
-        with Progress(*columns, console=console, transient=True) as bar:
+        with (
+            open_ocr(settings) as ocr,
+            Progress(*columns, console=console, transient=True) as bar,
+        ):
             progress = RichProgress(bar, sum(len(c.materials) for c in courses))
-            ingestor = Ingestor(settings, writer, embedding, progress)
+            ingestor = Ingestor(settings, writer, embedding, progress, ocr)
             for course in courses:
                 results += ingestor.ingest_course(course)
         console.print(summary_table(results))

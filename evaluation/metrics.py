@@ -21,6 +21,8 @@ GROUPS: dict[str, Callable[[Question], str]] = {
     "kind": lambda q: q.kind,
     "file": lambda q: f"{q.course_id}/{q.file}",
     "set": lambda q: q.set_name,
+    "split": lambda q: q.split,
+    "material": lambda q: q.material,
 }
 
 
@@ -49,7 +51,7 @@ def score(runs: Sequence[QuestionRun], ks: Sequence[int] = HIT_KS) -> Scores:
 
 
 def breakdown(runs: Sequence[QuestionRun], group: str) -> dict[str, Scores]:
-    """Scores per value of a question attribute (``language``, ``kind``, ``file``, ``set``)."""
+    """Scores per value of a question attribute (a key of :data:`GROUPS`)."""
     key = GROUPS[group]
     buckets: dict[str, list[QuestionRun]] = {}
     for run in answerable(runs):

@@ -30,6 +30,7 @@ def _question_row(runs: dict[str, QuestionRun]) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": question.id,
         "set": question.set_name,
+        "split": question.split,
         "course_id": question.course_id,
         "kind": question.kind,
         "language": question.language,
@@ -53,6 +54,7 @@ def to_json(report: EvalReport) -> dict[str, Any]:
                 f"by_{group}": {name: s.as_dict() for name, s in values.items()}
                 for group, values in result.groups.items()
             },
+            "by_kind_and_split": result.by_split.as_dict(),
             "recommendation": result.recommendation.as_dict(),
             "at_configured_threshold": asdict(result.at_configured),
             "sweep": [asdict(p) for p in result.points],
@@ -74,6 +76,10 @@ def to_json(report: EvalReport) -> dict[str, Any]:
             **{
                 f"set:{name}": sum(q.set_name == name for q in report.questions)
                 for name in report.config.sets
+            },
+            **{
+                f"split:{name}": sum(q.split == name for q in report.questions)
+                for name in sorted({q.split for q in report.questions})
             },
         },
         "headline": {"mode": report.headline_mode, **report.recommendation.as_dict()},

@@ -52,7 +52,7 @@ def execute(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evaluation.run_notebook", description=__doc__)
-    parser.add_argument("--set", choices=["corpus", "sample", "all"], default="all")
+    parser.add_argument("--set", choices=["corpus", "sample", "students", "all"], default="all")
     parser.add_argument("--prefix", default="eval")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT)

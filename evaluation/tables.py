@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from rich.table import Table
 
 from evaluation.metrics import HIT_KS, Scores
+from evaluation.runner import Mode
 from evaluation.suite import EvalReport
 from evaluation.sweep import fmt_threshold
 
@@ -166,12 +167,73 @@ def distance_table(report: EvalReport) -> TableData:
     )
 
 
+def kind_split_table(
+    report: EvalReport, mode: Mode, corpus_only: bool = False, served: bool = False
+) -> TableData:
+    """hit@k (%) and MRR per kind, the splits side by side (dev, heldout, legacy)."""
+    tables = report.results[mode].by_split
+    grids = {
+        (False, False): tables.scores,
+        (True, False): tables.corpus_scores,
+        (False, True): tables.served,
+        (True, True): tables.corpus_served,
+    }
+    grid = grids[(corpus_only, served)]
+    splits = [s for s in ("dev", "heldout", "legacy") if any(s in row for row in grid.values())]
+    heads = ["n", *(f"hit@{k}" for k in HIT_KS), "MRR"]
+    rows = []
+    for kind, row in grid.items():
+        cells: list[str] = []
+        for split in splits:
+            got = row.get(split)
+            cells += [str(got.n), *_score_cells(got)] if got else ["–"] * len(heads)
+        rows.append([kind, *cells])
+    where = "corpus PDFs only" if corpus_only else "all material"
+    if served:
+        cut = fmt_threshold(tables.threshold)
+        where += f", as served (only candidates within {cut} count)"
+    return TableData(
+        f"By kind and split, {mode}, {where} (hit@k in %, MRR@{report.config.depth})",
+        ["kind", *(f"{h} {s}" for s in splits for h in heads)],
+        rows,
+    )
+
+
+def refusal_split_table(report: EvalReport) -> TableData:
+    """The current rule's refusals per split: not-covered refused, answerable wrongly refused."""
+    rows = []
+    for mode, result in report.results.items():
+        tables = result.by_split
+        for split, rates in tables.refusals.items():
+            rows.append(
+                [
+                    f"{mode}: {split}",
+                    f"{rates.not_covered_refused}/{rates.not_covered}",
+                    pct(rates.refused_share),
+                    f"{rates.answerable_refused}/{rates.answerable}",
+                    pct(rates.false_refusal),
+                ]
+            )
+    k, cut = report.settings["rag_top_k"], fmt_threshold(report.settings["configured_threshold"])
+    return TableData(
+        f"Refused before the LLM (nothing within {cut} in the top {k}), by split",
+        ["split", "not covered refused", "%", "answerable refused", "false refusal %"],
+        rows,
+    )
+
+
 def all_tables(report: EvalReport) -> list[TableData]:
     return [
+        *(kind_split_table(report, mode) for mode in report.results),
+        *(kind_split_table(report, mode, corpus_only=True) for mode in report.results),
+        *(kind_split_table(report, m, corpus_only=True, served=True) for m in report.results),
+        refusal_split_table(report),
         scores_table(report, None),
         scores_table(report, "language"),
         scores_table(report, "kind"),
         scores_table(report, "set"),
+        scores_table(report, "split"),
+        scores_table(report, "material"),
         scores_table(report, "file"),
         recommendation_table(report),
         refusals_table(report),

@@ -5,11 +5,14 @@ course.yaml (every key optional)::
     course_id: course_tik_01        # must equal the folder name when given
     title: Manajemen Infrastruktur TI
     language: id
+    answer_mode: direct             # or guided: hints and questions instead of full solutions
+    ocr_languages: ind+eng          # Tesseract languages for scanned pages (default: from language)
     materials:
       - file: 06_modul.pdf
         material_id: modul_infrastruktur_06
         title: "Modul 6"
         password: "..."             # for PDFs encrypted with a user password
+        answer_mode: guided         # this material only (e.g. an exercise sheet)
 
 Files without an entry get a material id made from the file name.
 """
@@ -23,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from app.core.identifiers import InvalidIdentifierError, normalize_course_id
+from app.teaching.modes import ANSWER_MODES, AnswerMode, parse_mode
 
 
 class CatalogError(ValueError):
@@ -35,6 +39,7 @@ class Material:
     material_id: str
     title: str
     passwords: tuple[str, ...] = ()
+    answer_mode: AnswerMode | None = None
 
     @property
     def filename(self) -> str:
@@ -48,6 +53,8 @@ class Course:
     title: str = ""
     language: str = ""
     materials: list[Material] = field(default_factory=list)
+    answer_mode: AnswerMode | None = None
+    ocr_languages: str = ""
 
 
 def material_id_for(filename: str) -> str:
@@ -61,6 +68,15 @@ def validate_course_id(course_id: str) -> str:
         return normalize_course_id(course_id)
     except InvalidIdentifierError as exc:
         raise CatalogError(str(exc)) from exc
+
+
+def _answer_mode(value: object, where: str) -> AnswerMode | None:
+    if value is None:
+        return None
+    mode = parse_mode(value)
+    if mode is None:
+        raise CatalogError(f"{where}: answer_mode must be one of {', '.join(ANSWER_MODES)}")
+    return mode
 
 
 def _read_yaml(path: Path) -> dict[str, object]:
@@ -95,8 +111,13 @@ def load_course(folder: Path, course_id: str | None = None) -> Course:
         raise CatalogError(f"{yaml_path}: course_id {declared!r} differs from {course_id!r}")
     entries = _entries(data, yaml_path)
     course = Course(
-        course_id, folder, str(data.get("title") or ""), str(data.get("language") or "")
+        course_id,
+        folder,
+        str(data.get("title") or ""),
+        str(data.get("language") or ""),
+        answer_mode=_answer_mode(data.get("answer_mode"), str(yaml_path)),
     )
+    course.ocr_languages = str(data.get("ocr_languages") or "")
     seen: set[str] = set()
     for pdf in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".pdf"):
         entry = entries.get(pdf.name, {})
@@ -111,6 +132,7 @@ def load_course(folder: Path, course_id: str | None = None) -> Course:
                 material_id=material_id,
                 title=str(entry.get("title") or pdf.stem),
                 passwords=(str(password),) if password else (),
+                answer_mode=_answer_mode(entry.get("answer_mode"), f"{yaml_path} ({pdf.name})"),
             )
         )
     return course

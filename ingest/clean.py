@@ -69,6 +69,12 @@ def line_key(line: str) -> str:
     return "#" if _ROMAN.match(key) else key
 
 
+def loose_key(key: str) -> str:
+    """A line key with its number and symbol tokens dropped: a running footer OCR read as
+    "NAME 6 |" on one page and "NAME" on another (a missed page number) is the same footer."""
+    return " ".join(token for token in key.split() if any(ch.isalpha() for ch in token))
+
+
 def _edge_keys(lines: list[str]) -> dict[int, str]:
     """Keys of the first and last few non-empty lines, by line index."""
     filled = [i for i, line in enumerate(lines) if line.strip()]
@@ -80,7 +86,8 @@ def boilerplate_keys(pages: list[str]) -> set[str]:
     """Line keys that recur at the top or bottom of many pages."""
     counts: Counter[str] = Counter()
     for text in pages:
-        counts.update(set(_edge_keys(text.split("\n")).values()))
+        keys = set(_edge_keys(text.split("\n")).values())
+        counts.update(keys | {loose_key(key) for key in keys})
     threshold = max(MIN_BOILERPLATE_PAGES, math.ceil(BOILERPLATE_SHARE * len(pages)))
     return {key for key, n in counts.items() if n >= threshold and key}
 
@@ -89,7 +96,11 @@ def strip_boilerplate(text: str, keys: set[str]) -> str:
     """Drop recurring header/footer lines and bare page numbers from the page edges."""
     lines = text.split("\n")
     edges = _edge_keys(lines)
-    drop = {i for i, key in edges.items() if key in keys or _PAGE_NUMBER_ONLY.match(key)}
+    drop = {
+        i
+        for i, key in edges.items()
+        if key in keys or loose_key(key) in keys or _PAGE_NUMBER_ONLY.match(key)
+    }
     kept = [line for i, line in enumerate(lines) if i not in drop]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
 

@@ -22,23 +22,32 @@ from app.core.knowledge import KnowledgeKeys, build_vector_store, chunk_schema
 from app.core.logging import configure_logging
 from app.core.redis import SearchModuleMissingError, ensure_search_module, redact, sync_client
 from ingest.catalog import CatalogError, Course, course_from_paths, discover, validate_course_id
-from ingest.pipeline import FileResult, Ingestor, plan_chunks
+from ingest.ocr.reader import OcrOff, OcrReader, open_ocr
+from ingest.pipeline import FileResult, Ingestor, ocr_languages, plan_chunks
+from ingest.reindex import reconcile
 from ingest.store import KnowledgeWriter
 
 
 class RichProgress:
-    """Two bars: files, and pages of the file being embedded."""
+    """Bars for files, pages of the file being embedded, and (when a file needs it) OCR pages."""
 
     def __init__(self, progress: Progress, total_files: int) -> None:
         self._progress = progress
         self._files = progress.add_task("files", total=total_files)
         self._pages = progress.add_task("pages", total=0)
+        self._ocr = progress.add_task("OCR pages", total=0, visible=False)
 
     def start_file(self, label: str, pages: int) -> None:
         self._progress.update(self._pages, description=label[-48:], total=pages, completed=0)
 
     def advance_pages(self, pages: int) -> None:
         self._progress.advance(self._pages, pages)
+
+    def start_ocr(self, pages: int) -> None:
+        self._progress.update(self._ocr, total=pages, completed=0, visible=True)
+
+    def advance_ocr(self, pages: int) -> None:
+        self._progress.advance(self._ocr, pages)
 
     def end_file(self, result: FileResult) -> None:
         self._progress.advance(self._files, 1)
@@ -62,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--prune", action="store_true", help="remove chunks of files no longer present"
     )
     parser.add_argument("--force", action="store_true", help="re-ingest files even if unchanged")
+    parser.add_argument(
+        "--no-ocr",
+        action="store_true",
+        help="do not OCR scanned pages (they are reported as needing OCR)",
+    )
     parser.add_argument("--drop-course", metavar="COURSE_ID", help="remove a course from the index")
     return parser
 
@@ -82,8 +96,9 @@ def select_courses(args: argparse.Namespace, settings: Settings) -> list[Course]
 
 def summary_table(results: list[FileResult]) -> Table:
     table = Table(title="Ingestion summary")
-    for column in ("course", "file", "status", "action", "pages", "chunks", "seconds", "reason"):
-        numeric = column in ("pages", "chunks", "seconds")
+    columns = ("course", "file", "status", "action", "pages", "ocr", "chunks", "seconds", "reason")
+    for column in columns:
+        numeric = column in ("pages", "ocr", "chunks", "seconds")
         table.add_column(column, justify="right" if numeric else "left", overflow="fold")
     for r in results:
         style = "red" if r.status.is_failure else None
@@ -93,6 +108,7 @@ def summary_table(results: list[FileResult]) -> Table:
             r.status.value,
             r.action,
             str(r.pages),
+            _ocr_cell(r),
             str(r.chunks),
             f"{r.seconds:.1f}",
             r.reason,
@@ -101,11 +117,22 @@ def summary_table(results: list[FileResult]) -> Table:
     return table
 
 
-def _dry_run(courses: list[Course], settings: Settings) -> list[FileResult]:
+def _ocr_cell(result: FileResult) -> str:
+    """Pages indexed from OCR, and how many OCR readings came from the cache."""
+    if not (result.ocr_pages or result.ocr_read or result.ocr_cached):
+        return ""
+    cached = f" ({result.ocr_cached} cached)" if result.ocr_cached else ""
+    return f"{result.ocr_pages}{cached}"
+
+
+def _dry_run(
+    courses: list[Course], settings: Settings, ocr: OcrReader | OcrOff
+) -> list[FileResult]:
     results = []
     for course in courses:
+        languages = ocr_languages(course, settings)
         for material in course.materials:
-            result, _ = plan_chunks(course.course_id, material, settings)
+            result, _ = plan_chunks(course.course_id, material, settings, ocr, languages)
             result.action = "failed" if result.status.is_failure else "dry-run"
             results.append(result)
     return results
@@ -118,12 +145,16 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
         else select_courses(args, settings)
     )
     if args.dry_run:
-        planned = _dry_run(courses, settings)
+        with open_ocr(settings, enabled=not args.no_ocr) as ocr:
+            planned = _dry_run(courses, settings, ocr)
         console.print(summary_table(planned))
         return 1 if any(r.status.is_failure for r in planned) else 0
     client = sync_client(settings.redis_knowledge_url, settings.redis_timeout_seconds)
     try:
         ensure_search_module(client, settings.redis_knowledge_url)
+        rebuilt = reconcile(client, chunk_schema(settings))
+        if rebuilt:
+            console.print(f"index definition rebuilt for changed fields: {', '.join(rebuilt)}")
         store = build_vector_store(settings, client)
         from redisvl.index import SearchIndex
 
@@ -146,12 +177,16 @@ def run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
             MofNCompleteColumn(),
             TimeElapsedColumn(),
         )
-        with Progress(*columns, console=console) as bar:
+        with (
+            open_ocr(settings, enabled=not args.no_ocr) as ocr,
+            Progress(*columns, console=console) as bar,
+        ):
             ingestor = Ingestor(
                 settings,
                 writer,
                 embedding,
                 RichProgress(bar, sum(len(c.materials) for c in courses)),
+                ocr,
             )
             for course in courses:
                 results += ingestor.ingest_course(course, prune=args.prune, force=args.force)

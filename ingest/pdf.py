@@ -28,6 +28,8 @@ class FileStatus(StrEnum):
     UNCHANGED = "unchanged"
     ENCRYPTED = "encrypted"
     NEEDS_OCR = "needs_ocr"
+    OCR_UNREADABLE = "ocr_unreadable"  # OCR ran, but too unsure of every page to index it
+    NO_TEXT = "no_text"  # neither a text layer nor anything OCR could read (blank, pictures)
     GARBAGE = "garbage_text"
     BROKEN = "broken"
     FAILED = "failed"
@@ -42,6 +44,11 @@ class PageText:
     number: int  # physical, 1-based
     label: str  # the PDF's page label ("iv", "15", "A-3"); the number as text when none
     text: str
+    ocr_confidence: float | None = None  # set when the text was read by OCR (0-1)
+
+    @property
+    def ocr(self) -> bool:
+        return self.ocr_confidence is not None
 
 
 @dataclass
@@ -52,31 +59,39 @@ class ParsedPdf:
     page_count: int = 0
     pages: list[PageText] = field(default_factory=list)
     skipped_pages: list[int] = field(default_factory=list)  # no text layer or glyph garbage
+    labels: list[str] = field(default_factory=list)  # every page's label, by physical page - 1
+    password: str | None = None  # the password that opened the file, if it is encrypted
 
 
-def _open(path: Path, passwords: Sequence[str]) -> tuple[PdfReader | None, ParsedPdf | None]:
+def _open(
+    path: Path, passwords: Sequence[str]
+) -> tuple[PdfReader | None, ParsedPdf | None, str | None]:
     try:
         reader = PdfReader(path, strict=False)
     except (PdfReadError, PyPdfError, ValueError, OSError) as exc:
-        return None, ParsedPdf(
-            path, FileStatus.BROKEN, f"cannot open: {_short(exc)} (truncated or corrupt file)"
+        return (
+            None,
+            ParsedPdf(
+                path, FileStatus.BROKEN, f"cannot open: {_short(exc)} (truncated or corrupt file)"
+            ),
+            None,
         )
     if reader.is_encrypted:
         for password in ("", *passwords):
             try:
                 if reader.decrypt(password):
-                    return reader, None
+                    return reader, None, password
             except (PdfReadError, PyPdfError, NotImplementedError) as exc:
-                return None, ParsedPdf(path, FileStatus.ENCRYPTED, f"cannot decrypt: {_short(exc)}")
+                failure = ParsedPdf(path, FileStatus.ENCRYPTED, f"cannot decrypt: {_short(exc)}")
+                return None, failure, None
         hint = (
             "the configured password was rejected"
             if passwords
             else "set its `password` in course.yaml"
         )
-        return None, ParsedPdf(
-            path, FileStatus.ENCRYPTED, f"encrypted with a user password; {hint}"
-        )
-    return reader, None
+        failure = ParsedPdf(path, FileStatus.ENCRYPTED, f"encrypted with a user password; {hint}")
+        return None, failure, None
+    return reader, None, None
 
 
 def _labels(reader: PdfReader, count: int) -> list[str]:
@@ -92,7 +107,7 @@ def _labels(reader: PdfReader, count: int) -> list[str]:
 
 def read_pdf(path: Path, passwords: Sequence[str] = ()) -> ParsedPdf:
     """Extract every page; the status says whether the file is usable and why not."""
-    reader, failure = _open(path, passwords)
+    reader, failure, password = _open(path, passwords)
     if failure is not None or reader is None:
         return failure or ParsedPdf(path, FileStatus.BROKEN, "cannot open")
     try:
@@ -100,7 +115,7 @@ def read_pdf(path: Path, passwords: Sequence[str] = ()) -> ParsedPdf:
     except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return ParsedPdf(path, FileStatus.BROKEN, f"page tree unreadable: {_short(exc)}")
     labels = _labels(reader, count)
-    parsed = ParsedPdf(path, FileStatus.OK, page_count=count)
+    parsed = ParsedPdf(path, FileStatus.OK, page_count=count, labels=labels, password=password)
     garbage_pages = 0
     for index in range(count):
         try:

@@ -20,6 +20,8 @@ from redisvl.query.filter import FilterExpression, Tag
 
 from app.core.knowledge import EMPTY_VERSION, KnowledgeKeys, doc_id
 from app.core.schema import ChunkField
+from app.teaching.course_settings import declared_key, save_declared_modes
+from app.teaching.modes import AnswerMode
 
 PAGE_SIZE = 1000
 
@@ -34,6 +36,10 @@ class FileRecord:
     pages: int
     chunks: int
     ingested_at: float
+    ocr: str = ""  # the OCR set-up its scanned pages were read with; "pending" when none could run
+    # read by the server's course catalog (app/services/catalog.py): the picker and PDF links
+    title: str = ""
+    path: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -102,6 +108,17 @@ class KnowledgeWriter:
     def save_record(self, course_id: str, record: FileRecord) -> None:
         self._client.hset(self._names.files(course_id), record.filename, record.to_json())
 
+    def save_course(self, course_id: str, title: str, language: str) -> None:
+        """The course's own name and language, for the server's course picker."""
+        meta = {"title": title, "language": language}
+        self._client.set(self._names.course_meta(course_id), json.dumps(meta, sort_keys=True))
+
+    def save_answer_modes(
+        self, course_id: str, course_mode: AnswerMode | None, materials: dict[str, AnswerMode]
+    ) -> None:
+        """course.yaml's answer modes, for the server (a lecturer's run-time switch overrides)."""
+        save_declared_modes(self._client, self._names.prefix, course_id, course_mode, materials)
+
     def update_version(self, course_id: str) -> str:
         """Recompute the course content version from its ingested files; return it."""
         records = self.records(course_id)
@@ -123,7 +140,12 @@ class KnowledgeWriter:
         """Remove every chunk, record and the version of a course; return the chunks removed."""
         keys = self.course_chunk_keys(course_id)
         self._delete(keys)
-        self._client.delete(self._names.files(course_id), self._names.version(course_id))
+        self._client.delete(
+            self._names.files(course_id),
+            self._names.version(course_id),
+            self._names.course_meta(course_id),
+        )
+        self._client.delete(declared_key(self._names.prefix, course_id))
         self._client.srem(self._names.courses, course_id)
         return len(keys)
 

@@ -51,6 +51,13 @@ def _llm(settings: Settings, action: str) -> int:
     from ops import llm_server
 
     if action == "start":
+        if not settings.uses_local_llm:
+            print(
+                "llm: OPENAI_API_KEY or OPENAI_API_BASE is set, so answers come from that "
+                "endpoint; the local model is not started",
+                flush=True,
+            )
+            return 0
         llm_server.start(settings)
         return 0
     if action == "stop":

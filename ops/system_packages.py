@@ -26,10 +26,13 @@ class PackageGroup:
 GROUPS: tuple[PackageGroup, ...] = (
     PackageGroup(
         "ocr",
-        ("tesseract-ocr", "tesseract-ocr-ind", "tesseract-ocr-eng", "poppler-utils"),
+        # osd: orientation detection, so upside-down and sideways scans read right; pages are
+        # rendered by pypdfium2 (a wheel), so poppler is not needed
+        ("tesseract-ocr", "tesseract-ocr-osd", "tesseract-ocr-ind", "tesseract-ocr-eng"),
         "reading scanned course modules (OCR)",
     ),
     PackageGroup("browser", ("chromium",), "the chat page and dashboard tests (headless Chromium)"),
+    PackageGroup("proxy", ("nginx-light",), "the deployment test: nginx in front of two servers"),
 )
 
 

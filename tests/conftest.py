@@ -119,6 +119,9 @@ def reset_runtime_state(url: str, prefix: str) -> None:
             f"{prefix}:ratelimit:*",
             f"{prefix}:ws:*",
             f"{prefix}:outbox*",
+            f"{prefix}:review:*",
+            f"{prefix}:teaching:runtime:*",
+            f"{prefix}:digest:*",
         ):
             keys = list(client.scan_iter(match=pattern, count=1000))
             if keys:

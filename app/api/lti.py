@@ -60,7 +60,8 @@ async def _params(request: Request) -> dict[str, str]:
     return params
 
 
-@router.api_route("/login", methods=["GET", "POST"], response_model=None)
+@router.get("/login", response_model=None, operation_id="lti_login_get")
+@router.post("/login", response_model=None, operation_id="lti_login_post")
 async def login(request: Request, auth: AuthenticatorDep) -> Response:
     """OIDC login initiation: remember state and nonce server-side, send the browser to the LMS."""
     try:

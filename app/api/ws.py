@@ -123,6 +123,9 @@ def client_ip(ws: WebSocket) -> str | None:
 @router.websocket("/ws/stream")
 async def stream(ws: WebSocket) -> None:
     services: Services = ws.state.services
+    if services.lifecycle.draining:  # this replica is stopping; the client reconnects elsewhere
+        await _refuse(ws, ErrorCode.SERVICE_UNAVAILABLE, close=WS_1011_INTERNAL_ERROR)
+        return
     auth = services.auth
     if not auth.origins.allows(ws.headers.get("origin"), ws.headers.get("host")):
         log.info("ws refused: foreign Origin %r", ws.headers.get("origin", "")[:80])

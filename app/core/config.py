@@ -9,6 +9,7 @@ Environment variable names follow the protocol document (``OPENAI_*``, ``RAG_*``
 from __future__ import annotations
 
 import json
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -189,6 +190,22 @@ class Settings(BaseSettings):
     lti_private_key_file: Path | None = None  # default: DATA_DIR/lti/tool-key.pem
     lti_state_ttl_seconds: int = Field(600, ge=30)
     lti_roster_sync_seconds: int = Field(0, ge=0)  # 0 = only on demand (POST /lti/roster/sync)
+    # --- Teaching loop: curated answers, course insights, weekly digest --------------------------
+    # Question-to-curated-question cut; empty = the embedding model's calibrated default.
+    curated_distance_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    insights_topic_distance: float = Field(0.12, gt=0.0, le=1.0)
+    insights_gap_distance: float = Field(0.08, gt=0.0, le=1.0)
+    insights_max_turns: int = Field(2000, ge=10, le=20000)
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["none", "starttls", "ssl"] = "starttls"
+    smtp_from: str = "course-tutor@localhost"
+    smtp_timeout_seconds: float = Field(20.0, gt=0)
+    digest_weekday: int = Field(0, ge=0, le=6)  # 0 = Monday
+    digest_hour_utc: int = Field(6, ge=0, le=23)
+    digest_check_seconds: float = Field(300.0, gt=0)
 
     # --- Files and logging -----------------------------------------------------------------------
     data_dir: Path = PROJECT_ROOT / "var"
@@ -199,6 +216,51 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(1, ge=1, le=64)
+
+    # --- OCR of scanned pages (Tesseract; ingestion only) ----------------------------------------
+    ocr_enabled: bool = True
+    # Tesseract languages when course.yaml names none (neither `ocr_languages` nor `language`).
+    ocr_languages: str = Field("ind+eng", pattern=r"^[a-z][a-z_]*(\+[a-z][a-z_]*)*$")
+    ocr_dpi: int = Field(200, ge=100, le=600)
+    ocr_workers: int = Field(0, ge=0, le=64)  # pages read in parallel; 0 = one per CPU core
+    ocr_min_confidence: float = Field(0.6, ge=0.0, le=1.0)  # below: reported, not indexed
+    ocr_timeout_seconds: float = Field(300.0, gt=0)  # per page
+    ocr_cache_dir: Path | None = None  # default DATA_DIR/ocr-cache
+    tesseract_cmd: str = "tesseract"
+
+    @property
+    def resolved_ocr_cache_dir(self) -> Path:
+        if self.ocr_cache_dir is None:
+            return self.data_dir / "ocr-cache"
+        folder = self.ocr_cache_dir.expanduser()
+        return folder if folder.is_absolute() else PROJECT_ROOT / folder
+
+    # --- Query pipeline: node postprocessors after retrieval (app/rag/chain.py) ------------------
+    # Comma-separated, in order: registered names or dotted import paths of LlamaIndex
+    # BaseNodePostprocessors (rerankers included). Keep distance_cutoff first, prompt_budget last.
+    rag_postprocessors: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["distance_cutoff", "prompt_budget"], min_length=1
+    )
+
+    @field_validator("rag_postprocessors", mode="before")
+    @classmethod
+    def _split_postprocessors(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    # --- Scaling and operations (several workers and machines) -----------------------------------
+    # Threads of the local embedding model per worker; 0 = the machine's cores ÷ WORKERS.
+    embedding_threads: int = Field(0, ge=0, le=256)
+    # Questions embedded together at most (questions that arrive together share one model call).
+    query_batch_size: int = Field(64, ge=1, le=1024)
+    # Prometheus /metrics; with several workers their samples are merged from METRICS_DIR.
+    metrics_enabled: bool = True
+    metrics_dir: Path | None = None
+    # "json": one JSON object per log line, with connection and turn ids.
+    log_format: Literal["text", "json"] = "text"
+    # On shutdown (SIGTERM): seconds streaming answers get to finish before sockets are closed.
+    shutdown_grace_seconds: float = Field(30.0, ge=0, le=3600)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -212,10 +274,14 @@ class Settings(BaseSettings):
             return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
         return value
 
-    @field_validator("model_dir", "data_dir", "courses_dir", "lti_platforms_file", mode="after")
+    @field_validator(
+        "model_dir", "data_dir", "courses_dir", "lti_platforms_file", "metrics_dir", mode="after"
+    )
     @classmethod
-    def _anchor_path(cls, value: Path) -> Path:
+    def _anchor_path(cls, value: Path | None) -> Path | None:
         """``~`` expands; relative paths are relative to the project, not to the current folder."""
+        if value is None:
+            return None
         value = value.expanduser()
         return value if value.is_absolute() else PROJECT_ROOT / value
 
@@ -331,6 +397,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'tutor.db'}"
+
+    @property
+    def embedding_thread_count(self) -> int:
+        if self.embedding_threads > 0:
+            return self.embedding_threads
+        return max(1, (os.cpu_count() or 1) // self.workers)
+
+    @property
+    def resolved_metrics_dir(self) -> Path:
+        return self.metrics_dir or self.data_dir / "metrics"
 
     def price_of(self, model: str) -> tuple[float, float]:
         """USD per 1k (input, output) tokens; unknown and local models are free."""

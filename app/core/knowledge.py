@@ -48,6 +48,10 @@ class KnowledgeKeys:
     def version(self, course_id: str) -> str:
         return f"{self.prefix}:course_version:{self.slug}:{course_id}"
 
+    def course_meta(self, course_id: str) -> str:
+        """JSON ``{"title", "language"}`` from course.yaml, written at ingest time."""
+        return f"{self.prefix}:course_meta:{self.slug}:{course_id}"
+
     @property
     def courses(self) -> str:
         return f"{self.prefix}:courses:{self.slug}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from app.core.config import Settings
+from app.observability.logs import RequestIds, json_formatter
 
 NOISY = ("httpx", "httpcore", "openai", "llama_index", "redisvl", "pypdf", "asyncio", "aiosqlite")
 
@@ -16,7 +17,13 @@ def configure_logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=False,
     )
-    logging.getLogger().setLevel(settings.log_level)
+    root = logging.getLogger()
+    root.setLevel(settings.log_level)
+    for handler in root.handlers:
+        if not any(isinstance(f, RequestIds) for f in handler.filters):
+            handler.addFilter(RequestIds())
+        if settings.log_format == "json":
+            handler.setFormatter(json_formatter())
     libraries = logging.INFO if settings.log_level == "DEBUG" else logging.WARNING
     for name in NOISY:
         logging.getLogger(name).setLevel(libraries)

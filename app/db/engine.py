@@ -14,13 +14,15 @@ own ``asyncio.timeout``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import fcntl
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -28,6 +30,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Generous on purpose: a future migration may rewrite a large table. Wrap the call in a shorter
 # asyncio.timeout if start-up must fail faster.
 MIGRATION_TIMEOUT_S = 300.0
+# pg_advisory_xact_lock key of the schema migration ("tutor-db" as a 64-bit number).
+MIGRATION_LOCK_KEY = int.from_bytes(b"tutor-db", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 _ASYNC_DRIVERS = {
     "postgres": "postgresql+asyncpg",
@@ -108,6 +112,37 @@ def _upgrade(connection: Connection, revision: str) -> None:
 
 async def run_migrations(engine: AsyncEngine) -> None:
     """``alembic upgrade head`` on ``engine`` in one transaction (a failed step leaves no trace
-    on PostgreSQL), bounded by :data:`MIGRATION_TIMEOUT_S`."""
-    async with asyncio.timeout(MIGRATION_TIMEOUT_S), engine.begin() as connection:
-        await connection.run_sync(_upgrade, "head")
+    on PostgreSQL), bounded by :data:`MIGRATION_TIMEOUT_S`.
+
+    Several workers (or replicas) start at once and each migrates: on PostgreSQL the transaction
+    first takes an advisory lock, so one of them migrates while the others wait and then find
+    the schema at head; on SQLite a lock file next to the database does the same.
+    """
+    async with asyncio.timeout(MIGRATION_TIMEOUT_S):
+        if engine.dialect.name == "postgresql":
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+                await connection.run_sync(_upgrade, "head")
+            return
+        path = _sqlite_file(engine.url)
+        lock = path.with_name(path.name + ".migrate.lock") if path else None
+        async with _file_lock(lock), engine.begin() as connection:
+            await connection.run_sync(_upgrade, "head")
+
+
+@asynccontextmanager
+async def _file_lock(path: Path | None) -> AsyncIterator[None]:
+    """An exclusive ``flock`` held while the block runs (waiting for it in a worker thread)."""
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a")
+    try:
+        await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        handle.close()

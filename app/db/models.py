@@ -1,4 +1,4 @@
-"""The three tables, declared once for the repository and for the migration drift check.
+"""The tables, declared once for the repository and for the migration drift check.
 
 Types are spelled out (``String(n)``, ``JSON``, timezone-aware ``UTCDateTime``) instead of left to
 SQLModel's inference, so the hand-written migration in ``migrations/versions`` can state the same
@@ -30,12 +30,14 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel, UTCDateTime
 
 from app.db.records import (
+    CACHE_KEY_LEN,
     ERROR_CODE_LEN,
     ID_LEN,
     LANGUAGE_LEN,
     LEVEL_LEN,
     MODEL_LEN,
     PROGRAM_LEN,
+    RATING_LEN,
     SOURCE_LEN,
     STATUS_LEN,
     TURN_ID_LEN,
@@ -77,6 +79,7 @@ class Turn(SQLModel, table=True):
     __table_args__ = (
         Index("ix_turns_user_room_created", "user_id", "chatroom_pk", "created_at"),
         Index("ix_turns_created_at", "created_at"),
+        Index("ix_turns_course_created", "course_id", "created_at"),  # the dashboard's range scans
         CheckConstraint("status IN ('completed', 'cancelled', 'failed')", name="ck_turns_status"),
         ForeignKeyConstraint(
             ["chatroom_pk"], ["chatrooms.id"], name="fk_turns_chatroom", ondelete="CASCADE"
@@ -106,3 +109,59 @@ class Turn(SQLModel, table=True):
     language: str | None = Field(default=None, sa_type=String(LANGUAGE_LEN))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
     error_code: str | None = Field(default=None, sa_type=String(ERROR_CODE_LEN))
+    cache_key: str | None = Field(default=None, sa_type=String(CACHE_KEY_LEN))
+    first_chunk_ms: float | None = None  # time to the first chat_chunk; None: none was sent
+
+
+# --- the teaching loop: answer feedback and lecturers' curated answers ---------------------------
+
+
+class AnswerFeedback(SQLModel, table=True):
+    """One rating per rater and turn (rating again replaces it); deleted with its turn."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("turn_id", "user_id", name="uq_feedback_turn_user"),
+        Index("ix_feedback_course_created", "course_id", "created_at"),
+        CheckConstraint("rating IN ('up', 'down')", name="ck_feedback_rating"),
+        ForeignKeyConstraint(
+            ["turn_id"], ["turns.id"], name="fk_feedback_turn", ondelete="CASCADE"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    turn_id: str = Field(sa_type=String(TURN_ID_LEN))
+    user_id: str = Field(sa_type=String(ID_LEN))
+    course_id: str | None = Field(default=None, sa_type=String(ID_LEN))
+    rating: str = Field(sa_type=String(RATING_LEN))
+    comment: str | None = Field(default=None, sa_type=Text())
+    cache_key: str | None = Field(default=None, sa_type=String(CACHE_KEY_LEN))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
+class CuratedAnswerRow(SQLModel, table=True):
+    """A lecturer's answer to a recurring question of one course; outlives re-ingestion."""
+
+    __tablename__ = "curated_answers"
+    __table_args__ = (
+        UniqueConstraint("course_id", "question_key", name="uq_curated_course_question"),
+        CheckConstraint("status IN ('active', 'needs_review')", name="ck_curated_status"),
+    )
+
+    id: str = Field(primary_key=True, sa_type=String(TURN_ID_LEN))
+    course_id: str = Field(sa_type=String(ID_LEN))
+    question: str = Field(sa_type=Text())
+    question_key: str = Field(sa_type=String(TURN_ID_LEN))
+    answer: str = Field(sa_type=Text())
+    references: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON())
+    material_hashes: dict[str, Any] = Field(default_factory=dict, sa_type=JSON())
+    status: str = Field(sa_type=String(STATUS_LEN))
+    review_reason: str | None = Field(default=None, sa_type=Text())
+    vector: list[float] | None = Field(default=None, sa_type=JSON())
+    vector_model: str | None = Field(default=None, sa_type=String(MODEL_LEN))
+    source_turn_id: str | None = Field(default=None, sa_type=String(TURN_ID_LEN))
+    created_by: str = Field(sa_type=String(ID_LEN))
+    updated_by: str = Field(sa_type=String(ID_LEN))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())

@@ -9,8 +9,11 @@ Delivery is at-least-once by construction: an outbox entry is read (LRANGE), wri
 removed (LREM), so a crash in between replays it. Because
 :meth:`~app.db.repository.ChatRepository.record_turn` is idempotent on the turn id, a replay inserts
 nothing: at-least-once delivery gives exactly-once rows, even with several workers draining the same
-outbox. An entry the database refuses for good (a constraint or data error, a corrupt payload) goes
-to ``<outbox_key>:dead`` instead of blocking the queue; it is still kept, for a human to look at.
+outbox. An entry the database refuses for good (a constraint or data error, text the database
+cannot encode, a corrupt payload) goes to ``<outbox_key>:dead`` instead of blocking the queue; it is
+still kept, for a human to look at. An entry that fails for a reason not known to be permanent
+while the database is reachable is retried at most ``max_attempts`` times, then moved aside too;
+only "the database is unreachable" is retried without limit.
 
 What can still lose a turn: the database and Redis both down *and* more than ``memory_limit`` turns
 waiting in this process (the oldest is dropped, with an error log), or the process dying while
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import deque
 from collections.abc import Awaitable
@@ -28,19 +32,66 @@ from enum import Enum
 from typing import Literal, cast
 
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 from redis.asyncio import Redis
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+)
 
 from app.db.records import TurnRecord
 from app.db.repository import ChatRepository
 
 log = logging.getLogger(__name__)
 
-RecordOutcome = Literal["stored", "duplicate", "outbox", "memory"]
+RecordOutcome = Literal["stored", "duplicate", "outbox", "memory", "dead"]
 
-# Retrying cannot fix these; everything else (connection refused, timeouts, missing tables while
-# a migration is pending) is treated as transient.
-_PERMANENT = (IntegrityError, DataError)
+# Retrying cannot fix these. Drivers wrap them differently (asyncpg's encoding errors arrive as a
+# bare DBAPIError), so the whole exception chain is searched, and SQLSTATE classes 22 (data
+# exception) and 23 (integrity constraint) count as well.
+_PERMANENT = (IntegrityError, DataError, UnicodeError)
+_PERMANENT_SQLSTATE_CLASSES = ("22", "23")
+# The database is unreachable or not migrated yet: retried without limit, never the record's fault.
+_UNREACHABLE = (OSError, TimeoutError, OperationalError, InterfaceError, ProgrammingError)
+MAX_ATTEMPTS = 5
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or getattr(current, "orig", None)
+    return seen
+
+
+def is_permanent(exc: BaseException) -> bool:
+    for link in _chain(exc):
+        if isinstance(link, _PERMANENT):
+            return True
+        state = getattr(link, "sqlstate", None) or getattr(link, "pgcode", None)
+        if isinstance(state, str) and state[:2] in _PERMANENT_SQLSTATE_CLASSES:
+            return True
+    return False
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, _UNREACHABLE)
+
+
+def to_json(turn: TurnRecord) -> str:
+    """The outbox payload. Text that is not valid Unicode (a lone surrogate) cannot be encoded
+    as UTF-8; it is kept as a JSON escape instead, so the record is never lost on the way."""
+    try:
+        return turn.model_dump_json()
+    except PydanticSerializationError:
+        return json.dumps(turn.model_dump(mode="python"), default=str, ensure_ascii=True)
 
 
 class _Delivery(Enum):
@@ -60,6 +111,7 @@ class TurnRecorder:
         timeout: float,
         *,
         memory_limit: int = 10_000,
+        max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
         self._repository = repository
         self._redis = redis
@@ -69,6 +121,8 @@ class TurnRecorder:
         self._memory: deque[TurnRecord] = deque()
         self._memory_limit = memory_limit
         self._drain_lock = asyncio.Lock()
+        self._max_attempts = max_attempts
+        self._attempts: dict[str, int] = {}
 
     @property
     def in_memory(self) -> int:
@@ -81,6 +135,13 @@ class TurnRecorder:
                 inserted = await self._repository.record_turn(turn)
             return "stored" if inserted else "duplicate"
         except Exception as exc:  # any failure: the turn must survive it
+            if is_permanent(exc):
+                log.error("turn %s refused by the database (%s); moved aside", turn.id,
+                          type(exc).__name__)  # fmt: skip
+                if await self._push(turn, self._dead_key):
+                    return "dead"
+                self._remember(turn)  # moved aside by the drain once Redis answers
+                return "memory"
             log.warning("turn %s not stored (%s); buffering it", turn.id, type(exc).__name__)
         if await self._push(turn):
             return "outbox"
@@ -132,9 +193,7 @@ class TurnRecorder:
     async def _push(self, turn: TurnRecord, key: str | None = None) -> bool:
         try:
             async with asyncio.timeout(self._timeout):
-                await cast(
-                    Awaitable[int], self._redis.rpush(key or self._key, turn.model_dump_json())
-                )
+                await cast(Awaitable[int], self._redis.rpush(key or self._key, to_json(turn)))
             return True
         except Exception as exc:
             log.warning("turn %s: Redis outbox unreachable (%s)", turn.id, type(exc).__name__)
@@ -144,14 +203,21 @@ class TurnRecorder:
         try:
             async with asyncio.timeout(self._timeout):
                 await self._repository.record_turn(turn)
+            self._attempts.pop(turn.id, None)
             return _Delivery.DONE
-        except _PERMANENT as exc:
+        except Exception as exc:
             # Type only: a PostgreSQL error detail can quote the failing row, i.e. the content.
             name = type(exc).__name__
-            log.error("turn %s refused by the database (%s); moved aside", turn.id, name)
-            return _Delivery.DEAD
-        except Exception as exc:
-            log.info("turn %s still not stored (%s)", turn.id, type(exc).__name__)
+            if is_permanent(exc):
+                log.error("turn %s refused by the database (%s); moved aside", turn.id, name)
+                return _Delivery.DEAD
+            if not is_unreachable(exc):
+                attempts = self._attempts[turn.id] = self._attempts.get(turn.id, 0) + 1
+                if attempts >= self._max_attempts:
+                    self._attempts.pop(turn.id, None)
+                    log.error("turn %s failed %d times (%s); moved aside", turn.id, attempts, name)
+                    return _Delivery.DEAD
+            log.info("turn %s still not stored (%s)", turn.id, name)
             return _Delivery.RETRY
 
     async def _drain_memory(self, budget: int) -> tuple[int, bool]:

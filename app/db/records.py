@@ -24,6 +24,8 @@ SOURCE_LEN = 32
 MODEL_LEN = 128
 STATUS_LEN = 16
 ERROR_CODE_LEN = 64
+CACHE_KEY_LEN = 256
+RATING_LEN = 8
 
 TurnStatus = Literal["completed", "cancelled", "failed"]
 
@@ -100,3 +102,6 @@ class TurnRecord(BaseModel):
     language: str | None = Field(default=None, max_length=LANGUAGE_LEN)
     created_at: UtcDatetime = Field(default_factory=utcnow)
     error_code: str | None = Field(default=None, max_length=ERROR_CODE_LEN)
+    # the semantic-cache entry the answer came from or went into (a downvote holds it for review)
+    cache_key: str | None = Field(default=None, max_length=CACHE_KEY_LEN)
+    first_chunk_ms: float | None = Field(default=None, ge=0.0)

@@ -25,6 +25,7 @@ PROTOCOL_FIELDS: dict[type[BaseModel], set[str]] = {
     m.ChatRequest: {"type", "query", "use_personalization", "chatroom_id"},
     m.Ping: {"type"},
     m.Disconnect: {"type"},
+    m.Feedback: set(),
     m.ConnectionMessage: {"type", "status", "user_id", "course_id", "timestamp", "message", "config"},
     m.ConnectionConfig: {
         "model_comprehensive", "model_personalized", "rag_threshold", "rag_top_k",
@@ -51,6 +52,7 @@ PROTOCOL_FIELDS: dict[type[BaseModel], set[str]] = {
     },
     m.Pong: {"type", "timestamp"},
     m.ErrorMessage: {"type", "error", "error_code", "timestamp", "recoverable", "suggestion"},
+    m.FeedbackAck: set(),
     StatusResponse: {
         "websocket_status", "active_connections", "connected_users", "endpoint", "server_time",
         "uptime", "message_types", "response_types", "supported_features", "performance_stats",
@@ -66,19 +68,29 @@ NOTES: dict[tuple[type[BaseModel], str], str] = {
     (m.SourceMetadata, "score"): "cosine similarity, `1 - vector_distance`",
     (m.SourceMetadata, "page_label"): "the PDF's own page label (roman numerals, custom labels)",
     (m.SourceMetadata, "page_number"): "physical page in the file, 1-based",
-    (m.ResponseMetadata, "timings_ms"): "consecutive laps of the turn: context, embed, cache, retrieval, prompt, llm_first_token, llm_stream, ...",
+    (m.SourceMetadata, "ocr"): "`true` when the page is a scan whose text was read by OCR (show it: the text may hold misread characters)",
+    (m.SourceMetadata, "ocr_confidence"): "OCR's confidence in that page, 0–1 (`null` unless `ocr`)",
+    (m.ResponseMetadata, "timings_ms"): "consecutive laps of the turn: context, (condense,) embed, cache, retrieval, postprocess, prompt, llm_first_token, llm_stream, cache_store, (personalize)",
     (m.ResponseMetadata, "condensed_query"): "the standalone question a follow-up was rewritten to",
     (m.ResponseMetadata, "cache_distance"): "distance to the cached question on a cache hit",
     (m.UsageItem, "counted"): "the server reported no usage (llama.cpp); tokens were counted by us",
     (m.TokenUsage, "calls"): "one entry per LLM call of the turn (condense, answer, personalize)",
     (m.ChatResponse, "chunks_count"): "number of `chat_chunk` frames sent for this turn",
+    (StatusResponse, "added_message_types"): "message types beyond the protocol's that this server accepts (e.g. `feedback`)",
+    (m.ChatRequest, "material_id"): "the material the student has open next to the chat; retrieval prefers it",
+    (m.ChatRequest, "page"): "physical page (1-based) of `material_id` the student has open; needs `material_id`; neighbouring pages are preferred",
+    (m.Feedback, "turn_id"): "`metadata.turn_id` of one of the user's own answers",
+    (m.Feedback, "comment"): "≤ 2000 characters; shown to the course's lecturers",
+    (m.FeedbackAck, "held_for_review"): "a downvoted answer that came from, or went into, the semantic cache was taken out of it until a lecturer reviews it",
+    (m.ResponseMetadata, "source"): "`curated` (added): a lecturer's curated answer matched the question",
 }  # fmt: skip
 
 SECTIONS: list[tuple[str, list[type[BaseModel]]]] = [
-    ("Client → server", [m.ChatRequest, m.Ping, m.Disconnect]),
+    ("Client → server", [m.ChatRequest, m.Ping, m.Disconnect, m.Feedback]),
     ("Server → client", [m.ConnectionMessage, m.ConnectionConfig, m.ChatStarted, m.ChatStartedMetadata,
                          m.ChatChunk, m.ChatResponse, m.Source, m.SourceMetadata, m.TokenUsage,
-                         m.ModelPricing, m.UsageItem, m.ResponseMetadata, m.Pong, m.ErrorMessage]),
+                         m.ModelPricing, m.UsageItem, m.ResponseMetadata, m.Pong, m.ErrorMessage,
+                         m.FeedbackAck]),
     ("GET /ws/status", [StatusResponse, SupportedFeatures, PerformanceStats]),
 ]  # fmt: skip
 
@@ -115,7 +127,16 @@ refused with HTTP 403 before the upgrade (clients that send no `Origin` are allo
 `response_source` / `metadata.source` is `rag` (a fresh answer from the course material), `cache`
 (a semantic-cache hit: same course, same content version, same language) or `not_covered` (no
 chunk was close enough: a fixed message says the material does not cover the question, with no
-LLM call and empty `sources`).
+LLM call and empty `sources`) — or `curated` (added): the question matched an answer a lecturer
+wrote for this course; it streams like any answer, its `sources` are the pages the lecturer
+referenced, `metadata.source_type` is `curated_answer` and `metadata.response_type`
+`curated_response`.
+
+Additions for clients that want them: a `chat_request` may say which PDF page the student has open
+(`material_id`, `page`), so retrieval prefers that material and its neighbouring pages; a
+`feedback` frame rates one of the user's own answers (`up` or `down`, optional comment) and is
+answered with `feedback_ack` — or with `TURN_NOT_FOUND` when the turn is not one of the user's
+answers. `HTTP POST /turns/{turn_id}/feedback` does the same for pages without a socket.
 """
 
 
@@ -136,7 +157,7 @@ def _type_name(annotation: Any) -> str:
     return "string" if name in ("str", "ErrorCode") else name
 
 
-CLIENT_MODELS = {m.ChatRequest, m.Ping, m.Disconnect}
+CLIENT_MODELS = {m.ChatRequest, m.Ping, m.Disconnect, m.Feedback}
 
 
 def _table(model: type[BaseModel]) -> list[str]:

@@ -35,6 +35,7 @@ class ErrorCode(StrEnum):
     MESSAGE_TOO_LARGE = "MESSAGE_TOO_LARGE"
     BINARY_NOT_SUPPORTED = "BINARY_NOT_SUPPORTED"
     CHAT_IN_PROGRESS = "CHAT_IN_PROGRESS"
+    TURN_NOT_FOUND = "TURN_NOT_FOUND"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     UNAUTHORIZED = "UNAUTHORIZED"
     FORBIDDEN = "FORBIDDEN"
@@ -57,7 +58,7 @@ _SPECS: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.INVALID_MESSAGE_TYPE: ErrorSpec(
         True,
         "Unsupported message type.",
-        "Send one of: chat_request, ping, disconnect.",
+        "Send one of: chat_request, ping, disconnect (or feedback).",
     ),
     ErrorCode.JSON_PARSE_ERROR: ErrorSpec(
         True,
@@ -118,6 +119,11 @@ _SPECS: dict[ErrorCode, ErrorSpec] = {
         True,
         "An answer is still streaming on this connection.",
         "Wait for its chat_response (or send disconnect) before asking the next question.",
+    ),
+    ErrorCode.TURN_NOT_FOUND: ErrorSpec(
+        True,
+        "None of your answers has this turn_id.",
+        "Rate only your own answers, with the turn_id from their chat_response metadata.",
     ),
     ErrorCode.INTERNAL_ERROR: ErrorSpec(
         True,

@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from app.protocol.errors import ErrorCode
 
 MAX_QUERY_CHARS = 1000
+MAX_COMMENT_CHARS = 2000
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9_.@:\-]{1,128}$"
+TURN_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 def now() -> float:
@@ -32,6 +35,18 @@ class ChatRequest(_Wire):
     query: str
     use_personalization: bool = False
     chatroom_id: str | None = Field(default=None, max_length=128)
+    # ours: the PDF page the student has open next to the chat
+    material_id: str | None = Field(default=None, pattern=IDENTIFIER_PATTERN)
+    page: int | None = Field(default=None, ge=1, le=100_000)
+
+
+class Feedback(_Wire):
+    """Ours: the student's rating of one of their own answers (``turn_id`` from its metadata)."""
+
+    type: Literal["feedback"]
+    turn_id: str = Field(pattern=TURN_ID_PATTERN)
+    rating: Literal["up", "down"]
+    comment: str | None = Field(default=None, max_length=MAX_COMMENT_CHARS)
 
 
 class Ping(_Wire):
@@ -42,9 +57,10 @@ class Disconnect(_Wire):
     type: Literal["disconnect"]
 
 
-ClientMessage = Annotated[ChatRequest | Ping | Disconnect, Field(discriminator="type")]
-CLIENT_MESSAGE: TypeAdapter[ChatRequest | Ping | Disconnect] = TypeAdapter(ClientMessage)
-CLIENT_TYPES = ("chat_request", "ping", "disconnect")
+ClientMessage = Annotated[ChatRequest | Ping | Disconnect | Feedback, Field(discriminator="type")]
+CLIENT_MESSAGE: TypeAdapter[ChatRequest | Ping | Disconnect | Feedback] = TypeAdapter(ClientMessage)
+CLIENT_TYPES = ("chat_request", "ping", "disconnect")  # the protocol's (listed by /ws/status)
+ADDED_CLIENT_TYPES = ("feedback",)  # ours, optional for clients
 
 
 # --- server → client -------------------------------------------------------------------------
@@ -114,6 +130,8 @@ class SourceMetadata(_Wire):
     page_label: str
     page_number: int  # physical page, 1-based
     title: str | None = None
+    ocr: bool = False  # the page's text was read by OCR from a scan
+    ocr_confidence: float | None = None  # 0-1, OCR's confidence in that page (when ocr)
 
 
 class Source(_Wire):
@@ -147,13 +165,13 @@ class TokenUsage(_Wire):
     calls: list[UsageItem] = Field(default_factory=list)
 
 
-ResponseSource = Literal["rag", "cache", "not_covered"]
+ResponseSource = Literal["rag", "cache", "not_covered", "curated"]
 
 
 class ResponseMetadata(_Wire):
     source: ResponseSource
-    source_type: Literal["knowledge_base", "semantic_cache", "none"]
-    response_type: Literal["rag_response", "cached_response", "not_covered"]
+    source_type: Literal["knowledge_base", "semantic_cache", "none", "curated_answer"]
+    response_type: Literal["rag_response", "cached_response", "not_covered", "curated_response"]
     model_used: str | None
     personalized: bool
     course_id: str | None
@@ -189,6 +207,16 @@ class Pong(_Wire):
     timestamp: float = Field(default_factory=now)
 
 
+class FeedbackAck(_Wire):
+    """Ours: the rating of ``turn_id`` is stored (sending it again replaces it)."""
+
+    type: Literal["feedback_ack"] = "feedback_ack"
+    turn_id: str
+    rating: Literal["up", "down"]
+    held_for_review: bool = False  # a downvoted cached answer was taken out of the cache
+    timestamp: float = Field(default_factory=now)
+
+
 class ErrorMessage(_Wire):
     type: Literal["error"] = "error"
     error: str
@@ -208,10 +236,11 @@ class ErrorMessage(_Wire):
 
 
 ServerMessage = Annotated[
-    ConnectionMessage | ChatStarted | ChatChunk | ChatResponse | Pong | ErrorMessage,
+    ConnectionMessage | ChatStarted | ChatChunk | ChatResponse | Pong | ErrorMessage | FeedbackAck,
     Field(discriminator="type"),
 ]
 SERVER_MESSAGE: TypeAdapter[
-    ConnectionMessage | ChatStarted | ChatChunk | ChatResponse | Pong | ErrorMessage
+    ConnectionMessage | ChatStarted | ChatChunk | ChatResponse | Pong | ErrorMessage | FeedbackAck
 ] = TypeAdapter(ServerMessage)
 SERVER_TYPES = ("connection", "chat_started", "chat_chunk", "chat_response", "error", "pong")
+ADDED_SERVER_TYPES = ("feedback_ack",)  # ours: only in answer to a client's addition

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from app.protocol.messages import CLIENT_TYPES, SERVER_TYPES
+from app.protocol.messages import ADDED_CLIENT_TYPES, CLIENT_TYPES, SERVER_TYPES
 
 
 class SupportedFeatures(BaseModel):
@@ -35,6 +35,8 @@ class StatusResponse(BaseModel):
     server_time: str
     uptime: int
     message_types: list[str] = list(CLIENT_TYPES)
+    # ours: message types beyond the protocol's that this server accepts, so clients can detect them
+    added_message_types: list[str] = list(ADDED_CLIENT_TYPES)
     response_types: list[str] = list(SERVER_TYPES)
     supported_features: SupportedFeatures
     performance_stats: PerformanceStats

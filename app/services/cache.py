@@ -4,20 +4,32 @@ An entry is only a hit for the same course, the same content version of that cou
 changed material makes old entries unreachable at once), the same answer language and the same
 generator (answer model + prompt version: a new model or prompt never serves old answers). Only
 grounded, unpersonalized answers are stored; the caller enforces that.
+
+The cache only ever saves time, so it fails open: when its index is gone (a flushed or replaced
+cache Redis), RedisVL raises ``RedisSearchError``; the lookup is then a miss, and the index is
+created again (rate-limited), after which RediSearch indexes the entries still stored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 from llama_index.core.base.embeddings.base import BaseEmbedding
+from redisvl.exceptions import RedisSearchError
 from redisvl.extensions.llmcache import SemanticCache
 from redisvl.query.filter import Tag
 from redisvl.utils.vectorize import CustomTextVectorizer
+
+from app.observability.metrics import Metrics
+
+log = logging.getLogger(__name__)
+RECREATE_INTERVAL_S = 5.0
 
 ALL_COURSES = "__all__"
 SCHEMA_VERSION = "v2"  # bump when the filterable fields change (RedisVL refuses a changed schema)
@@ -50,6 +62,7 @@ class CachedAnswer:
     response: str
     distance: float
     metadata: dict[str, Any]
+    key: str = ""  # the entry's Redis key: a turn records it, a downvote holds it for review
 
 
 def build_semantic_cache(
@@ -89,9 +102,32 @@ async def close_semantic_cache(cache: SemanticCache) -> None:
 class AnswerCache:
     """Lookups and stores with a precomputed question vector, bounded by a timeout."""
 
-    def __init__(self, cache: SemanticCache, timeout: float) -> None:
+    def __init__(self, cache: SemanticCache, timeout: float, metrics: Metrics | None = None):
         self._cache = cache
         self._timeout = timeout
+        self._metrics = metrics
+        self._recreating = asyncio.Lock()
+        self._last_recreate = -RECREATE_INTERVAL_S
+
+    def _count(self, result: str) -> None:
+        if self._metrics is not None:
+            self._metrics.cache_lookups.labels(result=result).inc()
+
+    async def recreate_index(self) -> bool:
+        """Create the cache index if it is missing; at most once per ``RECREATE_INTERVAL_S``."""
+        now = time.monotonic()
+        if self._recreating.locked() or now - self._last_recreate < RECREATE_INTERVAL_S:
+            return False
+        async with self._recreating:
+            self._last_recreate = now
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await asyncio.to_thread(self._cache.index.create, overwrite=False)
+            except Exception as exc:
+                log.warning("semantic cache index could not be recreated: %s", type(exc).__name__)
+                return False
+        log.warning("semantic cache index was missing; created it again")
+        return True
 
     @property
     def threshold(self) -> float:
@@ -108,18 +144,36 @@ class AnswerCache:
         )
         if threshold is not None:
             threshold = max(threshold, EXACT)
-        async with asyncio.timeout(self._timeout):
-            hits = await self._cache.acheck(
-                vector=vector, num_results=1, filter_expression=where, distance_threshold=threshold
-            )
-        if not hits:
+        try:
+            async with asyncio.timeout(self._timeout):
+                hits = await self._cache.acheck(
+                    vector=vector,
+                    num_results=1,
+                    filter_expression=where,
+                    distance_threshold=threshold,
+                )
+        except RedisSearchError:
+            self._count("error")
+            log.warning("semantic cache search failed (index missing?); answering fresh")
+            await self.recreate_index()
             return None
+        except Exception:
+            self._count("error")
+            raise
+        if not hits:
+            self._count("miss")
+            return None
+        self._count("hit")
         hit = hits[0]
         metadata = hit.get("metadata") or {}
         if isinstance(metadata, str):
             metadata = json.loads(metadata)
         return CachedAnswer(
-            str(hit["prompt"]), str(hit["response"]), float(hit["vector_distance"]), metadata
+            str(hit["prompt"]),
+            str(hit["response"]),
+            float(hit["vector_distance"]),
+            metadata,
+            str(hit.get("key") or ""),
         )
 
     async def store(
@@ -143,3 +197,61 @@ class AnswerCache:
     async def clear(self) -> None:
         async with asyncio.timeout(self._timeout):
             await self._cache.aclear()
+
+    # --- review: take one entry out of the cache, then put it back or drop it ----------------
+
+    def owns(self, key: str) -> bool:
+        """``key`` is an entry of this cache (never act on a key from anywhere else)."""
+        index = self._cache.index
+        return key.startswith(f"{index.prefix}{index.key_separator}")
+
+    async def _client(self) -> Any:
+        index = await self._cache._get_async_index()
+        return index.client
+
+    async def entry_scope(self, key: str) -> str | None:
+        """The course tag an entry was stored for, or None when the entry is gone."""
+        if not self.owns(key):
+            return None
+        client = await self._client()
+        async with asyncio.timeout(self._timeout):
+            value = await client.hget(key, "course_scope")
+        return value.decode() if isinstance(value, bytes) else value
+
+    async def hold(self, key: str, held_key: str) -> bool:
+        """Move the entry out of the index to ``held_key`` (kept without expiry, not searchable);
+        ``False`` when it had already expired, was evicted or is held."""
+        if not self.owns(key) or self.owns(held_key):
+            return False
+        client = await self._client()
+        async with asyncio.timeout(self._timeout):
+            try:
+                moved = bool(await client.renamenx(key, held_key))
+            except redis.ResponseError:  # no such key
+                return False
+            if moved:
+                await client.persist(held_key)
+        return moved
+
+    async def release(self, held_key: str, key: str) -> bool:
+        """Put a held entry back under its key with a fresh TTL; ``False`` if nothing is held."""
+        if not self.owns(key) or self.owns(held_key):
+            return False
+        client = await self._client()
+        async with asyncio.timeout(self._timeout):
+            try:
+                await client.rename(held_key, key)
+            except redis.ResponseError:
+                return False
+            ttl = self._cache.ttl
+            if ttl:
+                await client.expire(key, int(ttl))
+        return True
+
+    async def evict(self, key: str) -> bool:
+        """Delete one entry for good; ``False`` when it was not there."""
+        if not self.owns(key):
+            return False
+        client = await self._client()
+        async with asyncio.timeout(self._timeout):
+            return bool(await client.delete(key))

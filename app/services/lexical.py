@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-from redisvl.query.filter import Tag
-
 MAX_TERMS = 12
 
 INDONESIAN = frozenset(
@@ -93,10 +91,8 @@ def query_terms(text: str) -> list[str]:
     return list(seen)[:MAX_TERMS]
 
 
-def redis_text_query(terms: list[str], course_id: str | None) -> str:
-    """A RediSearch query: any of the terms in the text, within the course if one is given."""
-    text = "|".join(re.sub(r"[^\w]", "", t) for t in terms if re.sub(r"[^\w]", "", t))
-    clause = f"@text:({text}) -@chunk_type:{{toc|index}}"
-    if course_id is None:
-        return clause
-    return f"{Tag('course_id') == course_id} {clause}"
+def text_clause(terms: list[str]) -> str:
+    """A RediSearch full-text clause: any of the terms in the chunk text (the course scope and
+    chunk-type rules are added by the caller, from :func:`app.rag.scope.scope_filters`)."""
+    cleaned = [re.sub(r"[^\w]", "", t) for t in terms]
+    return f"@text:({'|'.join(c for c in cleaned if c)})"

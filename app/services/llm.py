@@ -1,51 +1,35 @@
-"""The one LLM code path: OpenAI's chat API via llama-index-llms-openai, against any endpoint.
+"""The one LLM code path: OpenAI's chat API through a LlamaIndex LLM, against any endpoint.
 
 OpenAI itself, vLLM, Ollama or the project's own llama.cpp server all speak this API; only
 ``OPENAI_API_BASE`` and the model name differ. Model names llama-index does not know
 (``gpt-4o-nano``, a local GGUF) would be refused by its context-window lookup, so the metadata comes
 from our settings instead. Token usage is read from the stream (``stream_options.include_usage``).
+
+The LLM itself is :class:`app.services.openai_llm.CompatibleOpenAI`, a LlamaIndex LLM that reads
+the stream with httpx and ``json.loads`` (:mod:`app.services.sse`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
-import openai
-from llama_index.core.base.llms.types import ChatMessage, LLMMetadata, MessageRole
-from llama_index.llms.openai import OpenAI
-from pydantic import Field
+from llama_index.core.base.llms.types import ChatMessage
 
 from app.core.config import Settings
 from app.protocol.errors import ErrorCode, ProtocolError
+from app.services.openai_llm import CALLBACK_DISPATCHER, CompatibleOpenAI, observed
+from app.services.sse import LLMStreamError
+from app.services.stall import StallGuard, next_within
 
 log = logging.getLogger(__name__)
 NO_KEY = "no-key-needed"
-
-
-class CompatibleOpenAI(OpenAI):
-    """llama-index's OpenAI LLM for any model name served by an OpenAI-compatible endpoint."""
-
-    context_window: int = Field(default=8192, gt=0)
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "compatible_openai_llm"
-
-    @property
-    def metadata(self) -> LLMMetadata:
-        return LLMMetadata(
-            context_window=self.context_window,
-            num_output=self.max_tokens or -1,
-            is_chat_model=True,
-            is_function_calling_model=False,
-            model_name=self.model,
-            system_role=MessageRole.SYSTEM,
-        )
+__all__ = ["CALLBACK_DISPATCHER", "CompatibleOpenAI", "observed"]
 
 
 def build_llm(settings: Settings, model: str, http_client: httpx.AsyncClient) -> CompatibleOpenAI:
@@ -54,14 +38,13 @@ def build_llm(settings: Settings, model: str, http_client: httpx.AsyncClient) ->
     return CompatibleOpenAI(
         model=model,
         api_key=key,
-        api_base=settings.llm_api_base,
+        api_base=settings.llm_api_base or "https://api.openai.com/v1",
         temperature=settings.openai_temperature,
         max_tokens=settings.openai_max_tokens,
         timeout=settings.openai_timeout_seconds,
-        max_retries=0,  # a stream cannot be retried once tokens reached the student
         context_window=settings.llm_context_window,
         additional_kwargs={"stream_options": {"include_usage": True}},
-        async_http_client=http_client,
+        http_client=http_client,
     )
 
 
@@ -99,14 +82,33 @@ class LlamaCppPromptCounter:
         self._timeout = timeout
 
     async def count(self, messages: Sequence[ChatMessage]) -> int:
+        """The exact prompt size; raises :class:`CountUnavailableError` if the server cannot say."""
         total = self.REPLY_HEADER
         for message in messages:
-            response = await self._http.post(
-                self._url, json={"input": message.content or ""}, timeout=self._timeout
-            )
-            response.raise_for_status()
-            total += int(response.json()["count"]) + self.PER_MESSAGE
+            try:
+                response = await self._http.post(
+                    self._url, json={"input": message.content or ""}, timeout=self._timeout
+                )
+                response.raise_for_status()
+                total += int(response.json()["count"]) + self.PER_MESSAGE
+            except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
+                raise CountUnavailableError(type(exc).__name__) from exc
         return total
+
+
+class CountUnavailableError(Exception):
+    """The tokenizer endpoint did not give a count (down, or an answer of another shape)."""
+
+
+async def prompt_tokens(counter: PromptCounter | None, messages: Sequence[ChatMessage]) -> int:
+    """Prompt tokens for a server that reported none. Counting runs after the answer streamed, so
+    it never fails the turn: without an exact count the estimate stands (logged)."""
+    if counter is not None:
+        try:
+            return await counter.count(messages)
+        except CountUnavailableError as exc:
+            log.warning("prompt token count unavailable (%s); estimating", exc)
+    return estimate_tokens(messages)
 
 
 def estimate_tokens(messages: Sequence[ChatMessage]) -> int:
@@ -123,7 +125,7 @@ class LLMUnavailableError(ProtocolError):
         self.detail = detail
 
 
-_FAILURES = (openai.APIError, httpx.HTTPError, TimeoutError, ConnectionError)
+_FAILURES = (httpx.HTTPError, LLMStreamError, TimeoutError, ConnectionError)
 
 
 async def stream_chat(
@@ -145,23 +147,28 @@ async def stream_chat(
         async with asyncio.timeout(first_token_timeout):
             stream = await llm.astream_chat(list(messages))
         iterator = stream.__aiter__()
-        timeout = first_token_timeout
-        while True:
-            try:
-                async with asyncio.timeout(timeout):
-                    response = await iterator.__anext__()
-            except StopAsyncIteration:
-                break
-            counts = response.additional_kwargs
-            if "prompt_tokens" in counts:
-                usage = Usage(int(counts["prompt_tokens"]), int(counts.get("completion_tokens", 0)))
-            if response.delta:
-                timeout = token_timeout
-                pieces += 1
-                yield Delta(response.delta)
+        guard = StallGuard(first_token_timeout)
+        try:
+            while True:
+                try:
+                    response = await next_within(guard, iterator)
+                except StopAsyncIteration:
+                    break
+                counts = response.additional_kwargs
+                if "prompt_tokens" in counts:
+                    usage = Usage(
+                        int(counts["prompt_tokens"]), int(counts.get("completion_tokens", 0))
+                    )
+                if response.delta:
+                    guard.limit_s = token_timeout
+                    pieces += 1
+                    yield Delta(response.delta)
+        finally:  # a cancelled or timed-out answer releases its HTTP connection now, not at GC
+            guard.close()
+            with contextlib.suppress(Exception):
+                await stream.aclose()
         if usage is None:
-            prompt = await counter.count(messages) if counter else estimate_tokens(messages)
-            usage = Usage(prompt, pieces, counted=True)
+            usage = Usage(await prompt_tokens(counter, messages), pieces, counted=True)
     except _FAILURES as exc:
         log.warning("LLM call to %s failed: %s", llm.api_base, type(exc).__name__, exc_info=True)
         raise LLMUnavailableError(type(exc).__name__) from exc

@@ -46,6 +46,11 @@ class Presence:
         async with asyncio.timeout(self._timeout):
             await self._client.zrem(key, member)
 
+    @property
+    def local_chats(self) -> int:
+        """Answers streaming in this process right now."""
+        return len(self._chats)
+
     async def connected(self, connection_id: str, user_id: str) -> None:
         member = f"{connection_id}{SEP}{user_id}"
         self._connections.add(member)

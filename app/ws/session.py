@@ -20,10 +20,13 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel
+from redisvl.exceptions import RedisSearchError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app.auth.principal import Principal
 from app.db.records import TurnRecord
+from app.observability.logs import CONNECTION_ID, TURN_ID
+from app.observability.turns import observe_turn
 from app.protocol.errors import ErrorCode, ProtocolError
 from app.protocol.messages import (
     ChatRequest,
@@ -32,18 +35,23 @@ from app.protocol.messages import (
     ConnectionMessage,
     Disconnect,
     ErrorMessage,
+    Feedback,
     Pong,
 )
 from app.protocol.parse import parse_client_message
-from app.services.chat import TurnRequest
+from app.services.turn import TurnRequest
 from app.state import Services
+from app.teaching.feedback import feedback_frame
+from app.ws.sources import to_sources
 from app.ws.stream import PhraseBuffer, StreamState, build_response, stream_events
 
 log = logging.getLogger(__name__)
-BACKING_ERRORS = (aioredis.RedisError, OSError, TimeoutError)
+# RedisVL reports a failed search (e.g. an index that is gone) as its own RedisSearchError.
+BACKING_ERRORS = (aioredis.RedisError, RedisSearchError, OSError, TimeoutError)
 WS_1000_NORMAL = 1000
 WS_1008_POLICY_VIOLATION = 1008
 WS_1011_INTERNAL_ERROR = 1011
+RECORD_WAIT_S = 5.0  # feedback right after chat_response waits for the turn's record
 
 
 class ClientGoneError(Exception):
@@ -83,6 +91,8 @@ class ChatSession:
                 raise ClientGoneError from exc
 
     async def send_error(self, code: ErrorCode, message: str | None = None) -> None:
+        if self._services.metrics is not None:
+            self._services.metrics.errors.labels(code=code.value).inc()
         with contextlib.suppress(ClientGoneError):
             await self.send(ErrorMessage.of(code, message))
 
@@ -98,6 +108,10 @@ class ChatSession:
     # --- lifecycle -------------------------------------------------------------------------------
     async def run(self, connection: ConnectionMessage) -> None:
         connection.connection_id = self._id
+        CONNECTION_ID.set(self._id)
+        metrics = self._services.metrics
+        if metrics is not None:
+            metrics.ws_connections.inc()
         log.debug("ws %s connected user=%s course=%s", self._id, self._user_id, self._course_id)
         with contextlib.suppress(*BACKING_ERRORS):  # presence is best effort, chat is not
             await self._services.presence.connected(self._id, self._user_id)
@@ -108,6 +122,8 @@ class ChatSession:
             pass
         finally:
             await self._cancel_turn()
+            if metrics is not None:
+                metrics.ws_connections.dec()
             with contextlib.suppress(*BACKING_ERRORS):
                 await self._services.presence.disconnected(self._id, self._user_id)
             log.debug("ws %s closed", self._id)
@@ -173,8 +189,16 @@ class ChatSession:
                     return
                 if allowed:
                     await self._start_turn(request)
+            elif isinstance(request, Feedback):
+                await self._feedback(request)
             else:
                 await self.send(Pong())
+
+    async def _feedback(self, request: Feedback) -> None:
+        services = self._services
+        await services.background.wait_for(f"record-{request.turn_id}", RECORD_WAIT_S)
+        teaching = services.teaching.feedback if services.teaching else None
+        await self.send(await feedback_frame(teaching, self._principal, request))
 
     # --- turns -----------------------------------------------------------------------------------
     async def _still_allowed(self) -> bool | None:
@@ -197,6 +221,9 @@ class ChatSession:
     async def _start_turn(self, request: ChatRequest) -> None:
         if self._busy():
             await self.send_error(ErrorCode.CHAT_IN_PROGRESS)
+            return
+        if self._services.lifecycle.draining:  # this replica is stopping: ask another one
+            await self.send_error(ErrorCode.SERVICE_UNAVAILABLE)
             return
         limiter = self._services.limiter
         try:
@@ -238,6 +265,7 @@ class ChatSession:
         buffer = PhraseBuffer(
             self._settings.stream_flush_interval_ms / 1000, self._settings.stream_min_chunk_chars
         )
+        TURN_ID.set(turn.turn_id)
         try:
             await self.send(started_frame)
             with contextlib.suppress(*BACKING_ERRORS):
@@ -265,6 +293,10 @@ class ChatSession:
         finally:
             latency = (time.perf_counter() - started) * 1000
             record = self._record(turn, state, status, error_code, latency, created)
+            if state.first_chunk_at is not None:
+                record.first_chunk_ms = round((state.first_chunk_at - started) * 1000, 1)
+            if services.metrics is not None:
+                observe_turn(services.metrics, record, state)
             services.background.spawn(self._finish(turn.turn_id, record), f"record-{turn.turn_id}")
 
     def _record(
@@ -287,7 +319,7 @@ class ChatSession:
             chatroom_id=turn.chatroom_id,
             query=turn.query,
             answer=result.response if result and status == "completed" else state.text,
-            sources=[s.model_dump() for s in result.sources] if result else [],
+            sources=[s.model_dump() for s in to_sources(result.sources)] if result else [],
             cached=bool(result and result.cached),
             personalized=bool(result and result.personalized),
             response_source=result.response_source if result else "none",

@@ -3,7 +3,9 @@
 Tokens arrive a few characters at a time; one frame per token would cost the client a render per
 token and the server a syscall per token. Text is released in phrases that end at a word boundary:
 the first word as soon as it is complete (the student sees the answer start at once), then whenever
-the flush interval has passed and enough text has gathered.
+the flush interval has passed and enough text has gathered. A whole answer that arrives at once (a
+cached or fixed one) is cut the same way, into phrases of at most ``8 × min_chars``, so it streams
+like a fresh one. This is the only place text is cut into frames.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from typing import Literal
 
 from app.core.config import Settings
 from app.protocol.messages import ChatChunk, ChatResponse, ResponseMetadata, ResponseSource
-from app.services.chat import TurnRequest, TurnResult
-from app.services.llm import Delta
+from app.services.turn import TextDelta, TurnRequest, TurnResult
 from app.services.usage import token_usage
+from app.ws.sources import to_sources
 
 Send = Callable[[ChatChunk], Awaitable[None]]
 
@@ -43,21 +45,30 @@ class PhraseBuffer:
     ) -> None:
         self._interval = interval_s
         self._min_chars = min_chars
+        self._max_chars = 8 * min_chars
         self._clock = clock
         self._text = ""
         self._last = 0.0
         self._released_any = False
 
     def push(self, text: str) -> str | None:
+        """Add text; return a phrase if one is ready (call :meth:`take` for more)."""
         self._text += text
-        cut = max(self._text.rfind(" "), self._text.rfind("\n"))
+        return self.take()
+
+    def take(self) -> str | None:
+        """The next ready phrase of what is buffered, if any."""
+        cut = _boundary(self._text, len(self._text))
         if cut <= 0:
             return None
         now = self._clock()
         first = not self._released_any and bool(self._text[:cut].strip())
         due = now - self._last >= self._interval and cut >= self._min_chars
-        if not (first or due or cut >= 8 * self._min_chars):
+        if not (first or due or cut >= self._max_chars):
             return None
+        if cut >= self._max_chars:  # a long run of text: phrase-sized pieces, not one block
+            early = _boundary(self._text, self._max_chars)
+            cut = early if early > 0 else cut
         phrase, self._text = self._text[: cut + 1], self._text[cut + 1 :]
         self._last = now
         self._released_any = True
@@ -68,6 +79,11 @@ class PhraseBuffer:
         return rest
 
 
+def _boundary(text: str, end: int) -> int:
+    """The last word boundary (space or newline) before ``end``; -1 if none."""
+    return max(text.rfind(" ", 0, end), text.rfind("\n", 0, end))
+
+
 @dataclass
 class StreamState:
     """What has reached the client so far (kept when a turn is cancelled midway)."""
@@ -75,6 +91,7 @@ class StreamState:
     chunks: int = 0
     sent: list[str] = field(default_factory=list)
     result: TurnResult | None = None
+    first_chunk_at: float | None = None  # time.perf_counter() when the first chunk went out
 
     @property
     def text(self) -> str:
@@ -82,7 +99,10 @@ class StreamState:
 
 
 async def stream_events(
-    events: AsyncIterator[Delta | TurnResult], send: Send, buffer: PhraseBuffer, state: StreamState
+    events: AsyncIterator[TextDelta | TurnResult],
+    send: Send,
+    buffer: PhraseBuffer,
+    state: StreamState,
 ) -> TurnResult:
     async def emit(phrase: str) -> None:
         if not phrase:
@@ -90,12 +110,15 @@ async def stream_events(
         state.chunks += 1
         state.sent.append(phrase)
         await send(ChatChunk(chunk=phrase, chunk_index=state.chunks))
+        if state.first_chunk_at is None:
+            state.first_chunk_at = time.perf_counter()
 
     async for event in events:
-        if isinstance(event, Delta):
+        if isinstance(event, TextDelta):
             phrase = buffer.push(event.text)
-            if phrase:
+            while phrase:
                 await emit(phrase)
+                phrase = buffer.take()
         else:
             state.result = event
     await emit(buffer.flush())
@@ -115,7 +138,7 @@ def build_response(
     source = result.response_source
     return ChatResponse(
         response=result.response,
-        sources=result.sources,
+        sources=to_sources(result.sources),
         cached=result.cached,
         token_usage=usage,
         latency_ms=round(latency_ms, 1),

@@ -14,7 +14,8 @@ schema and the spread of questions, and verifies every answer against the PDF te
 The PDFs are never copied into the repository: they are read from ``corpus_dir`` in the YAML,
 resolved relative to the repository root (``../shared/corpus``). ``--corpus-dir`` overrides it.
 
-Run: ``/tmp/sv/bin/python evaluation/data/check_corpus_eval.py``. Exits 1 if anything fails.
+Run from the repository root: ``.venv/bin/python -m evaluation.data.check_corpus_eval`` (the test
+suite runs it too, see ``tests/unit/test_eval_sets.py``). Exits 1 if anything fails.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pypdf import PdfReader
+
+from evaluation.pagetext import PageTexts
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
@@ -82,18 +84,15 @@ class Course:
 
 
 class PdfPages:
-    """Extracts each PDF's text once, per physical page, and caches it."""
+    """Each PDF's text per physical page, read as ingestion reads it (optionally disk-cached)."""
 
-    def __init__(self, corpus_dir: Path) -> None:
+    def __init__(self, corpus_dir: Path, cache_dir: Path | None = None) -> None:
         self.corpus_dir = corpus_dir
-        self._raw: dict[str, list[str]] = {}
+        self._texts = PageTexts(cache_dir)
         self._norm: dict[str, list[str]] = {}
 
     def raw(self, file: str) -> list[str]:
-        if file not in self._raw:
-            reader = PdfReader(str(self.corpus_dir / file))
-            self._raw[file] = [page.extract_text() or "" for page in reader.pages]
-        return self._raw[file]
+        return self._texts.raw(self.corpus_dir / file)
 
     def normalised(self, file: str) -> list[str]:
         if file not in self._norm:
@@ -320,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--corpus-dir", type=Path, default=None, help="override corpus_dir from the YAML"
     )
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help="cache extracted page text here"
+    )
     args = parser.parse_args(argv)
     logging.getLogger("pypdf").setLevel(logging.ERROR)
 
@@ -339,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (corpus_dir / f).is_file():
             errors.append(f"missing PDF {corpus_dir / f}")
 
-    pdfs = PdfPages(corpus_dir)
+    pdfs = PdfPages(corpus_dir, args.cache_dir)
     for item in items:
         schema_errs = check_schema(item, courses)
         errors += schema_errs

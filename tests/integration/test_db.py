@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import random
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, func, inspect, select
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, func, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db.engine import run_migrations
+from app.db.engine import alembic_config, create_engine, run_migrations
 from app.db.models import metadata
 from app.db.records import StudentProfile, TurnRecord
 from app.db.repository import ROOMS, TURNS, ChatRepository
-from tests.integration.db_fixtures import db_engine, repository
+from tests.integration.db_fixtures import (
+    POSTGRES_URL,
+    TIMEOUT_S,
+    db_engine,
+    postgres_schema,
+    repository,
+)
 
 pytestmark = pytest.mark.integration
 __all__ = ["db_engine", "repository"]
@@ -69,10 +78,17 @@ async def test_migration_creates_the_schema(db_engine: AsyncEngine) -> None:
         revision = await connection.run_sync(
             lambda sync: MigrationContext.configure(sync).get_current_revision()
         )
-    assert schema["tables"] == {"alembic_version", "students", "chatrooms", "turns"}
+    assert schema["tables"] == {
+        "alembic_version",
+        "students",
+        "chatrooms",
+        "turns",
+        "feedback",
+        "curated_answers",
+    }
     assert {"ix_turns_user_room_created", "ix_turns_created_at"} <= schema["indexes"]
     assert "uq_chatrooms_user_room" in schema["uniques"]
-    assert revision == "0001"
+    assert revision == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 async def test_migration_matches_the_models(db_engine: AsyncEngine) -> None:
@@ -197,3 +213,26 @@ async def test_a_chatroom_id_belongs_to_one_user(repository: ChatRepository) -> 
             select(ROOMS.c.user_id).where(ROOMS.c.chatroom_id == "shared")
         )
         assert sorted(owners.scalars()) == ["alice", "bob"]
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+async def test_concurrent_migrations_of_several_workers_run_once(
+    backend: str, tmp_path: Path
+) -> None:
+    """Workers start together and each migrates: one migrates, the others wait and find head."""
+    async with AsyncExitStack() as stack:
+        if backend == "postgres":
+            schema = await stack.enter_async_context(postgres_schema())
+            url, args = POSTGRES_URL, {"server_settings": {"search_path": schema}}
+        else:
+            url, args = f"sqlite+aiosqlite:///{tmp_path / 'workers.db'}", {}
+        engines = [create_engine(url, TIMEOUT_S, connect_args=args) for _ in range(4)]
+        for engine in engines:
+            stack.push_async_callback(engine.dispose)
+        await asyncio.gather(*(run_migrations(engine) for engine in engines))
+        async with engines[0].connect() as connection:
+            rows = (await connection.execute(text("SELECT version_num FROM alembic_version"))).all()
+            assert len(rows) == 1
+            assert not await connection.run_sync(_differences)

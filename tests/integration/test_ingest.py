@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 import redis
+from redisvl.index import SearchIndex
 
 from app.core.config import Settings
-from app.core.knowledge import KnowledgeKeys
+from app.core.knowledge import KnowledgeKeys, chunk_schema
 from app.core.redis import SearchModuleMissingError, ensure_search_module
 from ingest import cli
 from ingest.pdf import FileStatus
+from ingest.reindex import live_tag_separators, reconcile
 from ops import redis_stack
 from tests.conftest import CORPUS, REDIS_URL, SettingsFactory
 from tests.support.ingest import ingest_paths, writer_for
@@ -134,6 +136,7 @@ def test_cli_reports_each_awkward_file_and_ingests_the_rest(
     make_settings: SettingsFactory,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     settings = make_settings()
     for key, value in {
@@ -141,6 +144,7 @@ def test_cli_reports_each_awkward_file_and_ingests_the_rest(
         "REDIS_KNOWLEDGE_URL": REDIS_URL,
         "EMBEDDING_PROVIDER": "local",
         "OPENAI_API_KEY": "",
+        "DATA_DIR": str(tmp_path),
     }.items():
         monkeypatch.setenv(key, value)
     names = [
@@ -153,7 +157,8 @@ def test_cli_reports_each_awkward_file_and_ingests_the_rest(
     code = cli.main(["--course", "awk", "--path", *[str(CORPUS / n) for n in names]])
     out = capsys.readouterr().out
     assert code == 1
-    for status in ("encrypted", "needs_ocr", "broken", "ok"):
+    # the image-only file is read by OCR and holds no text (pictures only)
+    for status in ("encrypted", "no_text", "broken", "ok"):
         assert status in out
     files = {v["filename"] for v in stored(settings, "awk").values()}
     assert files == {"awk_two_column_lorem.pdf"}
@@ -243,3 +248,41 @@ def test_openai_embeddings_get_their_own_index(
     assert chunks and all("text-embedding-3-small-1536" in key for key in chunks)
     local = make_settings()
     assert stored(local, "remote") == {}  # the local model's index knows nothing of these
+
+
+def test_a_file_name_with_a_comma_can_be_replaced_and_pruned(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    settings = make_settings()
+    name = "Modul 1, Bab 2.pdf"
+    folder = course(tmp_path, "komma", {name: NETWORK_PAGES, "lain.pdf": KITCHEN_PAGES})
+    ingest_paths(settings, "komma", [folder])
+    make_pdf(folder / name, NETWORK_PAGES[:1], header="komma | Dosen Pengampu")  # changed file
+    ingest_paths(settings, "komma", [folder])
+    files = [chunk["filename"] for chunk in stored(settings, "komma").values()]
+    assert files.count(name) == 1  # the old version's chunks were replaced, not left behind
+    (folder / name).unlink()
+    ingest_paths(settings, "komma", [folder], prune=True)
+    assert {chunk["filename"] for chunk in stored(settings, "komma").values()} == {"lain.pdf"}
+
+
+def test_an_index_made_with_the_old_tag_separator_is_rebuilt_without_losing_chunks(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    settings = make_settings()
+    ingest_paths(settings, "alt", [course(tmp_path, "alt", {"a.pdf": NETWORK_PAGES})])
+    before = stored(settings, "alt")
+    schema = chunk_schema(settings)
+    old = chunk_schema(settings)
+    old.fields["doc_id"].attrs.separator = ","  # type: ignore[union-attr]
+    client = redis.Redis.from_url(settings.redis_knowledge_url)
+    try:
+        client.execute_command("FT.DROPINDEX", schema.index.name)
+        SearchIndex(old, redis_client=client).create()
+        assert live_tag_separators(client, schema.index.name)["doc_id"] == ","
+        assert reconcile(client, schema) == ["doc_id"]
+        assert live_tag_separators(client, schema.index.name)["doc_id"] == "|"
+        assert reconcile(client, schema) == []  # already current: nothing to do
+    finally:
+        client.close()
+    assert stored(settings, "alt") == before

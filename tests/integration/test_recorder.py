@@ -12,11 +12,13 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import cast
 
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.redis import async_client
@@ -24,7 +26,13 @@ from app.db.engine import create_engine, run_migrations
 from app.db.recorder import TurnRecorder
 from app.db.records import TurnRecord
 from app.db.repository import ChatRepository
-from tests.integration.db_fixtures import TIMEOUT_S, blank_engine, db_engine, repository
+from tests.integration.db_fixtures import (
+    TIMEOUT_S,
+    backend_engine,
+    blank_engine,
+    db_engine,
+    repository,
+)
 
 pytestmark = pytest.mark.integration
 __all__ = ["blank_engine", "db_engine", "repository"]
@@ -209,3 +217,65 @@ async def test_run_drains_in_the_background_until_cancelled(
             await task
     assert await repository.count_turns() == 5
     assert await recorder.pending() == 0
+
+
+async def test_text_the_database_cannot_encode_goes_to_the_dead_letters_at_once(
+    repository: ChatRepository, redis: Redis, outbox_key: str
+) -> None:
+    """A lone surrogate can never be stored (UTF-8 cannot encode it): no retry every 5 s forever."""
+    bad = turn(1, query="\ud800")
+    recorder = TurnRecorder(repository, redis, outbox_key, TIMEOUT_S)
+    assert await recorder.record(bad) == "dead"
+    assert await recorder.pending() == 0 and recorder.in_memory == 0
+    dead = await items(redis, f"{outbox_key}:dead")
+    assert len(dead) == 1 and bad.id.encode() in dead[0] and b"\\ud800" in dead[0]
+    assert await recorder.drain() == 0 and await repository.count_turns() == 0
+
+
+async def test_a_record_that_keeps_failing_is_moved_aside_after_bounded_retries(
+    tmp_path: Path, redis: Redis, outbox_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database is up and takes other turns, but refuses this one with an error of no known
+    class (here a trigger's RAISE, SQLSTATE P0001): retried a few times, then moved aside."""
+    async with backend_engine("postgres", tmp_path, migrate=True) as engine:
+        async with engine.begin() as connection:
+            await connection.execute(text(POISON_FUNCTION))
+            await connection.execute(text(POISON_TRIGGER))
+        repository = ChatRepository(engine, TIMEOUT_S)
+        poisoned, good = turn(1, query="poison pill"), turn(2)
+        await cast(Awaitable[int], redis.rpush(outbox_key, poisoned.model_dump_json()))
+        recorder = TurnRecorder(repository, redis, outbox_key, TIMEOUT_S, max_attempts=3)
+        assert await recorder.record(good) == "stored"
+        with caplog.at_level(logging.INFO, logger="app.db.recorder"):
+            for _ in range(2):
+                assert await recorder.drain() == 0
+                assert await items(redis, outbox_key) != []  # still retried
+            assert await recorder.drain() == 0
+        assert await items(redis, outbox_key) == []
+        assert len(await items(redis, f"{outbox_key}:dead")) == 1
+        assert f"turn {poisoned.id} failed 3 times" in caplog.text
+        assert await repository.count_turns() == 1
+
+
+async def test_an_unreachable_database_is_retried_without_limit(
+    down_repository: ChatRepository, redis: Redis, outbox_key: str
+) -> None:
+    recorder = TurnRecorder(down_repository, redis, outbox_key, TIMEOUT_S, max_attempts=2)
+    assert await recorder.record(turn(1)) == "outbox"
+    for _ in range(4):
+        assert await recorder.drain() == 0
+    assert await recorder.pending() == 1
+    assert await items(redis, f"{outbox_key}:dead") == []
+
+
+POISON_FUNCTION = """
+CREATE FUNCTION refuse_poison() RETURNS trigger AS $$
+BEGIN
+    IF NEW.query LIKE 'poison%' THEN RAISE EXCEPTION 'refused by a trigger'; END IF;
+    RETURN NEW;
+END $$ LANGUAGE plpgsql
+"""
+POISON_TRIGGER = (
+    "CREATE TRIGGER refuse_poison BEFORE INSERT ON turns "
+    "FOR EACH ROW EXECUTE FUNCTION refuse_poison()"
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import redis
@@ -12,6 +13,7 @@ from app.core.embeddings import build_embedding
 from app.core.knowledge import KnowledgeKeys, build_vector_store, chunk_schema
 from app.core.redis import sync_client
 from ingest.catalog import course_from_paths
+from ingest.ocr.reader import OcrOff, OcrReader, open_ocr
 from ingest.pipeline import FileResult, Ingestor
 from ingest.store import KnowledgeWriter
 
@@ -20,6 +22,8 @@ class SilentProgress:
     def start_file(self, label: str, pages: int) -> None: ...
     def advance_pages(self, pages: int) -> None: ...
     def end_file(self, result: FileResult) -> None: ...
+    def start_ocr(self, pages: int) -> None: ...
+    def advance_ocr(self, pages: int) -> None: ...
 
 
 def writer_for(settings: Settings) -> tuple[KnowledgeWriter, redis.Redis]:
@@ -30,12 +34,23 @@ def writer_for(settings: Settings) -> tuple[KnowledgeWriter, redis.Redis]:
 
 
 def ingest_paths(
-    settings: Settings, course_id: str, paths: list[Path], prune: bool = False
+    settings: Settings,
+    course_id: str,
+    paths: list[Path],
+    prune: bool = False,
+    force: bool = False,
+    ocr: bool = True,
+    reader: OcrReader | OcrOff | None = None,
 ) -> list[FileResult]:
+    """As `tutor-ingest --course <course_id> --path <paths>` (``ocr=False``: ``--no-ocr``);
+    ``reader``: an OCR reader the caller keeps open across calls (as one CLI run does)."""
     writer, client = writer_for(settings)
     try:
         embedding = build_embedding(settings)
-        ingestor = Ingestor(settings, writer, embedding, SilentProgress())
-        return ingestor.ingest_course(course_from_paths(course_id, paths), prune=prune)
+        owned = open_ocr(settings, enabled=ocr) if reader is None else nullcontext(reader)
+        with owned as ocr_reader:
+            ingestor = Ingestor(settings, writer, embedding, SilentProgress(), ocr_reader)
+            course = course_from_paths(course_id, paths)
+            return ingestor.ingest_course(course, prune=prune, force=force)
     finally:
         client.close()

@@ -67,6 +67,7 @@ class Reply:
     fail_after: int | None = None  # drop the connection after this many tokens
     error_message: str = "scripted error"  # message of the error body when status != 200
     report_usage: bool = True  # False: ignore stream_options and send no usage (llama.cpp does)
+    garbage: str | None = None  # streamed: this raw ``data:`` payload after the tokens, then end
 
     @classmethod
     def from_text(cls, text: str, **kwargs: Any) -> Reply:
@@ -333,6 +334,10 @@ class ScriptedOpenAI:
             await event(chunk({"content": token}))
         if reply.fail_after is not None:
             return  # uvicorn closes the connection (logging "...without completing response")
+        if reply.garbage is not None:  # e.g. malformed JSON; the stream then ends normally
+            await event(reply.garbage)
+            await _body(send, b"")
+            return
         await event(chunk({}, "stop"))
         if include_usage:
             await event({**chunk({}), "choices": [], "usage": usage})

@@ -59,3 +59,19 @@ def test_glyph_code_text_layers_are_detected() -> None:
         "Sistem operasi adalah perangkat lunak yang mengelola perangkat keras. " * 5
     )
     assert not is_garbage("A font name /G49 appears once in normal prose about glyphs and text.")
+
+
+def test_a_footer_read_with_and_without_its_page_number_is_one_footer() -> None:
+    # OCR of a scan misses a small page number on some pages and reads the page edge as "|"
+    footers = [
+        "NAMA PENULIS 5",
+        "NAMA PENULIS",
+        "NAMA PENULIS 7 |",
+        "NAMA PENULIS",
+        "NAMA PENULIS 9",
+    ]
+    pages = [
+        f"Isi halaman {n} tentang topik {n}.\nKalimat kedua {n}.\n{f}"
+        for n, f in enumerate(footers)
+    ]
+    assert all("NAMA PENULIS" not in page for page in clean_pages(pages))

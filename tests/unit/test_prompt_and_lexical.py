@@ -1,20 +1,23 @@
 from __future__ import annotations
 
-from app.services.lexical import detect_language, needs_condensing, query_terms, redis_text_query
-from app.services.prompt import (
-    answer_messages,
-    not_covered_message,
-    personalize_messages,
-    select_for_prompt,
-)
-from app.services.retrieval import RetrievedChunk
+from llama_index.core.schema import NodeWithScore, TextNode
+
+from app.rag.postprocessors import PromptBudget
+from app.rag.scope import CourseScope, redis_filter, scope_filters
+from app.services.lexical import detect_language, needs_condensing, query_terms, text_clause
+from app.services.prompt import answer_messages, not_covered_message, personalize_messages
 
 
-def chunk(text: str, label: str = "12") -> RetrievedChunk:
-    return RetrievedChunk(
-        node_id="c:m:14:1", text=text, course_id="c", material_id="m", filename="modul.pdf", title="",
-        page=14, page_label=label, position=1, chunk_type="text", distance=0.1,
-    )  # fmt: skip
+def chunk(text: str, label: str = "12") -> NodeWithScore:
+    metadata = {
+        "course_id": "c", "material_id": "m", "filename": "modul.pdf", "title": "", "page": 14,
+        "page_label": label, "position": 1, "chunk_type": "text", "vector_distance": 0.1,
+    }  # fmt: skip
+    return NodeWithScore(node=TextNode(id_="c:m:14:1", text=text, metadata=metadata), score=0.9)
+
+
+def select_for_prompt(nodes: list[NodeWithScore], max_chars: int) -> list[NodeWithScore]:
+    return PromptBudget(max_chars=max_chars).postprocess_nodes(nodes)
 
 
 def test_retrieved_text_cannot_close_its_source_tag() -> None:
@@ -29,12 +32,12 @@ def test_retrieved_text_cannot_close_its_source_tag() -> None:
 def test_context_budget_limits_source_text() -> None:
     long = [chunk("kata " * 500), chunk("lain " * 500), chunk("pendek " * 10)]
     chosen = select_for_prompt(long, 600)
-    assert [c.text.split()[0] for c in chosen] == ["kata"]  # the best one, cut to the budget
+    assert [c.node.get_content().split()[0] for c in chosen] == ["kata"]  # the best one, cut
     user = answer_messages("q", chosen, "en", 600)[1].content or ""
     assert user.count("kata") <= 120 and "lain" not in user
     assert "Answer in English" in (answer_messages("q", chosen, "en", 600)[0].content or "")
     fits = select_for_prompt([chunk("a " * 100), chunk("b " * 1000), chunk("c " * 100)], 500)
-    assert [c.text[0] for c in fits] == ["a", "c"]  # whole chunks, in rank order, that fit
+    assert [c.node.get_content()[0] for c in fits] == ["a", "c"]  # whole, in rank order, that fit
 
 
 def test_personalization_prompt_quotes_answer_profile_and_history() -> None:
@@ -56,9 +59,10 @@ def test_query_terms_drop_function_words_and_duplicates() -> None:
     assert query_terms("Apa itu manajemen infrastruktur TI dan komponen-komponen infrastruktur?") == [
         "manajemen", "infrastruktur", "ti", "komponen",
     ]  # fmt: skip
-    query = redis_text_query(["router", "switch"], "course.tik-01")
-    assert query.startswith("@course_id:{course\\.tik\\-01}") and "@text:(router|switch)" in query
-    assert "-@chunk_type:{toc|index}" in query
+    assert text_clause(["router", "switch"]) == "@text:(router|switch)"
+    scope = str(redis_filter(scope_filters(CourseScope("course.tik-01"))))
+    assert "@course_id:{course\\.tik\\-01}" in scope
+    assert "(-@chunk_type:{toc})" in scope and "(-@chunk_type:{index})" in scope
 
 
 def test_follow_up_detection() -> None:

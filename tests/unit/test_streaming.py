@@ -47,3 +47,16 @@ def test_long_stalls_do_not_hold_a_huge_buffer() -> None:
     buffer.push("a ")
     released = [buffer.push(f"kata{i} ") for i in range(20)]
     assert any(released)  # the size valve releases even though the interval has not passed
+
+
+def test_a_whole_answer_arriving_at_once_is_cut_into_phrases() -> None:
+    clock = FakeClock()
+    buffer = PhraseBuffer(interval_s=0.08, min_chars=24, clock=clock)
+    answer = " ".join(f"kata{i}" for i in range(120))  # a cached answer: one delta, ~800 chars
+    phrases = [buffer.push(answer)]
+    while (more := buffer.take()) is not None:
+        phrases.append(more)
+    phrases.append(buffer.flush())
+    assert "".join(p for p in phrases if p) == answer
+    assert len(phrases) >= 4 and all(p and len(p) <= 8 * 24 for p in phrases)
+    assert all(p.endswith(" ") for p in phrases[:-1])  # never split inside a word

@@ -1,0 +1,29 @@
+"""An answer to one question, whoever produced it: the query engine, the semantic cache, or a
+later source of prepared answers. Immutable: a stage that changes it returns a new one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llama_index.core.schema import NodeWithScore
+
+from app.protocol.messages import ResponseSource, UsageItem
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    source: ResponseSource
+    threshold: float  # the distance cut the retrieval behind this answer used
+    nodes: tuple[NodeWithScore, ...] = ()  # the chunks it is grounded in (cited as sources)
+    retrieved: int = 0  # chunks retrieval returned
+    used: int = 0  # chunks the answer was written from
+    model: str | None = None  # the model that wrote it
+    priced_model: str | None = None  # the model whose price applies (None: nothing was paid now)
+    usage: tuple[UsageItem, ...] = ()  # the LLM calls this answer cost in this turn
+    cache_distance: float | None = None
+
+    @property
+    def grounded(self) -> bool:
+        """Written by the LLM from chunks it cites: the only kind of answer worth caching."""
+        return self.source == "rag" and bool(self.nodes and self.text)

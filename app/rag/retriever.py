@@ -1,0 +1,138 @@
+"""The course-scoped retriever: a LlamaIndex ``BaseRetriever`` over the chunk index.
+
+One retriever is built per question, bound to that question's :class:`CourseScope` (the way
+LlamaIndex retrievers take their filters at construction), so nothing can ask it for chunks
+outside the course. It embeds nothing: the question's vector arrives in ``QueryBundle.embedding``
+(computed once, while history loads) and is reused by every leg, as LlamaIndex's own vector
+retriever does when the bundle carries one.
+
+Dense search alone returns its top k. With more than one list — the lexical leg
+(``RAG_HYBRID``), or extra queries from a :class:`QueryExpander` (e.g. the question in the
+material's language) — every list is searched with a fixed pool and the lists are fused by
+reciprocal rank; chunks only a lexical list found are read afterwards, with their distance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle
+
+from app.rag.legs import ChunkIndex, Ranked
+from app.rag.nodes import note, rank_key
+from app.rag.scope import CourseScope, scope_filters
+
+RRF_K = 60
+HYBRID_POOL = 20  # candidates from each list before fusion; fixed, so a larger k never reorders
+
+
+class QueryExpander(Protocol):
+    """More queries for the same question, searched with every leg and fused with the first.
+
+    Cross-lingual search plugs in here: return the question in the material's language, with its
+    embedding. Each extra query's ranks are recorded as ``<leg><n>_rank`` (n = 1, 2, ...). The
+    expander bounds its own calls; the retrieval timeout covers the index searches only.
+    """
+
+    async def expand(self, query: QueryBundle, scope: CourseScope) -> Sequence[QueryBundle]: ...
+
+
+@dataclass
+class _Fused:
+    node: NodeWithScore | None
+    ranks: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return sum(1.0 / (RRF_K + r) for r in self.ranks.values())
+
+
+class CourseRetriever(BaseRetriever):
+    """Chunks of one course for one question, best first, at most ``top_k``."""
+
+    def __init__(
+        self,
+        chunks: ChunkIndex,
+        scope: CourseScope,
+        top_k: int,
+        hybrid: bool,
+        timeout: float,
+        expander: QueryExpander | None = None,
+    ) -> None:
+        super().__init__()
+        self._chunks = chunks
+        self._scope = scope
+        self._filters = scope_filters(scope)
+        self._top_k = top_k
+        self._legs = chunks.legs(lexical=hybrid)
+        self._timeout = timeout
+        self._expander = expander
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        raise NotImplementedError("CourseRetriever is async only: use aretrieve()")
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return await self.aretrieve_uninstrumented(query_bundle)
+
+    async def aretrieve_uninstrumented(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        """``aretrieve`` without LlamaIndex's instrumentation span and events.
+
+        They cost more Python time per question than the retrieval's own work (a signature bind,
+        uuids and pydantic event models around a 384-float query), and nothing here listens to
+        them; the query engine calls this. ``aretrieve`` stays the interface for everyone else.
+        """
+        if query_bundle.embedding is None:
+            raise ValueError("CourseRetriever needs the question's embedding in the QueryBundle")
+        queries = [query_bundle]
+        if self._expander is not None:  # it bounds its own calls (an LLM may translate)
+            queries += await self._expander.expand(query_bundle, self._scope)
+        async with asyncio.timeout(self._timeout):
+            if len(queries) == 1 and len(self._legs) == 1:
+                return self._only(
+                    await self._legs[0].search(query_bundle, self._filters, self._top_k)
+                )
+            pool = max(HYBRID_POOL, self._top_k)
+            searches = [(n, leg, q) for n, q in enumerate(queries) for leg in self._legs]
+            lists = await asyncio.gather(
+                *(leg.search(q, self._filters, pool) for _, leg, q in searches)
+            )
+            keys = [rank_key(f"{leg.name}{n or ''}") for n, leg, _ in searches]
+            return await self._fuse(list(zip(keys, lists, strict=True)), query_bundle.embedding)
+
+    def _only(self, ranked: list[Ranked]) -> list[NodeWithScore]:
+        key = rank_key(self._legs[0].name)
+        out = []
+        for position, item in enumerate(ranked, 1):
+            assert item.node is not None  # the dense leg returns whole nodes
+            note(item.node, key, position)
+            out.append(item.node)
+        return out
+
+    async def _fuse(
+        self, lists: list[tuple[str, list[Ranked]]], vector: Sequence[float]
+    ) -> list[NodeWithScore]:
+        merged: dict[str, _Fused] = {}
+        for key, ranked in lists:
+            for position, item in enumerate(ranked, 1):
+                entry = merged.setdefault(item.node_id, _Fused(item.node))
+                entry.ranks.setdefault(key, position)
+                if entry.node is None:
+                    entry.node = item.node
+        order = sorted(merged.items(), key=lambda pair: pair[1].score, reverse=True)
+        top = order[: self._top_k]
+        missing = [node_id for node_id, entry in top if entry.node is None]
+        loaded = await self._chunks.load(missing, vector) if missing else {}
+        out = []
+        for node_id, entry in top:
+            node = entry.node or loaded.get(node_id)
+            if node is None:
+                continue
+            node.score = entry.score
+            for key, position in entry.ranks.items():
+                note(node, key, position)
+            out.append(node)
+        return out

@@ -1,0 +1,88 @@
+"""What one question may be answered from: the course scope and the chunk-type rules, built once.
+
+Both retrieval legs (dense through the LlamaIndex vector store, lexical through RediSearch) read
+the same :class:`~llama_index.core.vector_stores.types.MetadataFilters` from :func:`scope_filters`,
+so a rule added here (a material the student has open, a language) holds for every leg, and a
+student of one course can never be served another course's chunks by one leg that forgot it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llama_index.core.vector_stores.types import (
+    FilterCondition,
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+)
+from redisvl.query.filter import FilterExpression, Num, Tag
+
+from app.core.schema import ChunkField
+
+# Tables of contents and book indexes name terms, they never explain them: never cited.
+NOT_ANSWERS = ("toc", "index")
+NUMERIC_FIELDS = frozenset({ChunkField.PAGE.value, ChunkField.POSITION.value})
+
+
+@dataclass(frozen=True)
+class CourseScope:
+    """The course a question is asked in; ``None`` means every course (no course on the socket).
+
+    This is the place for what later narrows or steers retrieval for one turn (the material and
+    page the student has open): add the field here and its condition in :func:`scope_filters` or a
+    retrieval leg of its own.
+    """
+
+    course_id: str | None
+
+
+def scope_filters(scope: CourseScope) -> MetadataFilters:
+    """The metadata conditions every retrieval leg applies (AND)."""
+    conditions = [
+        MetadataFilter(key=ChunkField.CHUNK_TYPE.value, value=kind, operator=FilterOperator.NE)
+        for kind in NOT_ANSWERS
+    ]
+    if scope.course_id is not None:
+        conditions.append(MetadataFilter(key=ChunkField.COURSE_ID.value, value=scope.course_id))
+    return MetadataFilters(filters=conditions)
+
+
+def redis_filter(filters: MetadataFilters) -> FilterExpression:
+    """The same conditions as a RedisVL filter, for the legs that query RediSearch directly.
+
+    Mirrors what ``RedisVectorStore`` does with the filters of the dense leg; a unit test checks
+    both produce the same query text. Unsupported operators fail loudly rather than widening the
+    scope silently.
+    """
+    expressions: list[FilterExpression] = []
+    for item in filters.filters:
+        if isinstance(item, MetadataFilters):
+            expressions.append(redis_filter(item))
+            continue
+        expressions.append(_condition(item))
+    if not expressions:
+        return FilterExpression("*")
+    combined = expressions[0]
+    for expression in expressions[1:]:
+        if filters.condition == FilterCondition.OR:
+            combined = combined | expression
+        else:
+            combined = combined & expression
+    return combined
+
+
+def _condition(item: MetadataFilter) -> FilterExpression:
+    if item.key in NUMERIC_FIELDS:
+        numeric = Num(item.key)
+        if item.operator == FilterOperator.EQ:
+            return numeric == item.value
+        if item.operator == FilterOperator.NE:
+            return numeric != item.value
+        raise ValueError(f"unsupported numeric filter {item.operator} on {item.key}")
+    tag = Tag(item.key)
+    if item.operator in (FilterOperator.EQ, FilterOperator.IN):
+        return tag == item.value
+    if item.operator == FilterOperator.NE:
+        return tag != item.value
+    raise ValueError(f"unsupported tag filter {item.operator} on {item.key}")

@@ -1,0 +1,66 @@
+"""Writing the answer from the chosen chunks, streamed: the project's own synthesizer.
+
+LlamaIndex's response synthesizers return text (or a text generator) and hide the LLM call; a
+tutor turn needs more from that call: its token usage and price, a timeout before the first token
+and between tokens, and the moment the first token arrived. So the answer is written by one
+metered ``stream_chat`` call here, over the prompt of :mod:`app.services.prompt`, and the rest of
+the query path (retriever, postprocessors) stays LlamaIndex's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from llama_index.core.schema import NodeWithScore
+
+from app.protocol.messages import UsageItem
+from app.services.llm import CompatibleOpenAI, Delta, LLMUnavailableError
+from app.services.metered import MeteredLLM
+from app.services.prompt import AnswerPrompt, answer_messages
+from app.services.timing import Stopwatch
+
+
+@dataclass(frozen=True)
+class Synthesis:
+    text: str
+    usage: UsageItem
+    model: str
+
+
+class StreamingSynthesizer:
+    def __init__(self, llm: MeteredLLM, model: CompatibleOpenAI, max_chars: int) -> None:
+        self._llm = llm
+        self._model = model
+        self._max_chars = max_chars  # per source in the prompt (the chain already chose them)
+
+    @property
+    def model_name(self) -> str:
+        return self._model.model
+
+    async def astream(
+        self,
+        question: str,
+        nodes: Sequence[NodeWithScore],
+        language: str,
+        prompt: AnswerPrompt,
+        clock: Stopwatch,
+    ) -> AsyncIterator[Delta | Synthesis]:
+        """Text deltas as the model writes, then the whole :class:`Synthesis`."""
+        messages = answer_messages(question, nodes, language, self._max_chars, prompt)
+        clock.lap("prompt")
+        parts: list[str] = []
+        usage: UsageItem | None = None
+        async for event in self._llm.stream(self._model, messages, "answer"):
+            if isinstance(event, Delta):
+                parts.append(event.text)
+                if len(parts) == 1:
+                    clock.lap("llm_first_token")
+                yield event
+            else:
+                usage = event
+        clock.lap("llm_stream")
+        text = "".join(parts).strip()
+        if not text or usage is None:
+            raise LLMUnavailableError("empty answer")
+        yield Synthesis(text, usage, self._model.model)

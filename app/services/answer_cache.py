@@ -1,0 +1,110 @@
+"""The semantic cache as a stage of the turn: a prepared answer before the query engine runs, and
+the engine's grounded answers stored after it.
+
+An entry keeps the answer with the chunks it cites, restored as LlamaIndex nodes, so a cached
+answer reaches the edge in the same shape as a fresh one. The cache is an optimisation: a Redis
+failure on lookup answers fresh, on store keeps the answer, and neither fails the turn.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from llama_index.core.schema import NodeWithScore, TextNode
+from redis.exceptions import RedisError
+
+from app.rag.answer import Answer
+from app.services.cache import AnswerCache, CacheScope
+from app.services.question import Question
+
+log = logging.getLogger(__name__)
+CACHE_ERRORS = (RedisError, OSError, TimeoutError)
+
+
+class PreparedAnswers(Protocol):
+    """A source of answers that exist before the query engine runs, asked in order.
+
+    The semantic cache is one; answers a lecturer wrote for a course would be another, asked
+    first. ``name`` is the stage's lap in ``timings_ms``.
+    """
+
+    name: str
+
+    async def lookup(self, question: Question, scope: CacheScope) -> Answer | None: ...
+
+
+class CachedAnswers:
+    name = "cache"
+
+    def __init__(self, cache: AnswerCache, threshold: float) -> None:
+        self._cache = cache
+        self._threshold = threshold  # reported for entries that predate storing it
+
+    async def lookup(self, question: Question, scope: CacheScope) -> Answer | None:
+        try:
+            hit = await self._cache.lookup(list(question.embedding), scope)
+        except CACHE_ERRORS as exc:
+            log.warning("semantic cache lookup failed, answering fresh: %s", type(exc).__name__)
+            return None
+        if hit is None:
+            return None
+        meta = hit.metadata
+        return Answer(
+            hit.response,
+            "cache",
+            float(meta.get("threshold", self._threshold)),
+            nodes=tuple(restore_node(item) for item in meta.get("nodes", [])),
+            retrieved=int(meta.get("documents_retrieved", 0)),
+            used=int(meta.get("documents_used", 0)),
+            model=meta.get("model"),
+            cache_distance=round(hit.distance, 4),
+        )
+
+    async def store(self, question: Question, scope: CacheScope, answer: Answer) -> bool:
+        """Keep a grounded answer for the next student who asks the same; False if not kept."""
+        if not answer.grounded:
+            return False
+        metadata = {
+            "nodes": [stored_node(n) for n in answer.nodes],
+            "model": answer.model,
+            "threshold": answer.threshold,
+            "documents_retrieved": answer.retrieved,
+            "documents_used": answer.used,
+        }
+        try:
+            await self._cache.store(
+                question.text, answer.text, list(question.embedding), scope, metadata
+            )
+        except CACHE_ERRORS as exc:  # the answer stands; caching is optional
+            log.warning("semantic cache store failed: %s", type(exc).__name__)
+            return False
+        return True
+
+
+def stored_node(node: NodeWithScore) -> dict[str, Any]:
+    """A cited chunk as the cache keeps it: its id, text and metadata (retrieval facts included).
+
+    Not the whole serialized node: a hit restores up to five of these before the answer goes out,
+    and this form is read in a third of the time.
+    """
+    inner = node.node
+    return {
+        "id": inner.node_id,
+        "text": inner.get_content(),
+        "metadata": inner.metadata,
+        "hidden_llm": inner.excluded_llm_metadata_keys,
+        "hidden_embed": inner.excluded_embed_metadata_keys,
+        "score": node.score,
+    }
+
+
+def restore_node(item: dict[str, Any]) -> NodeWithScore:
+    node = TextNode(
+        id_=item["id"],
+        text=item["text"],
+        metadata=item["metadata"],
+        excluded_llm_metadata_keys=list(item.get("hidden_llm", [])),
+        excluded_embed_metadata_keys=list(item.get("hidden_embed", [])),
+    )
+    return NodeWithScore(node=node, score=item.get("score"))

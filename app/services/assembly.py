@@ -1,0 +1,63 @@
+"""The turn's stages put together from the settings and the clients the lifespan opened.
+
+One function, so the server and anything else that answers questions (benchmarks, tools) build
+the same pipeline; every client comes in as an argument and nothing is global.
+"""
+
+from __future__ import annotations
+
+import httpx
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.vector_stores.redis import RedisVectorStore
+from redisvl.index import AsyncSearchIndex
+
+from app.core.config import Settings
+from app.rag.chain import build_chain
+from app.rag.engine import CourseQueryEngine, RetrievalConfig
+from app.rag.legs import ChunkIndex
+from app.rag.synthesizer import StreamingSynthesizer
+from app.services.answer_cache import CachedAnswers
+from app.services.cache import AnswerCache
+from app.services.chat import ChatService
+from app.services.history import ConversationSource
+from app.services.llm import PromptCounter, build_llm
+from app.services.metered import MeteredLLM
+from app.services.personalize import Personalizer
+from app.services.question import QuestionAnalyser
+from app.services.versions import VersionReader
+
+
+def build_engine(
+    settings: Settings, chunks: ChunkIndex, synthesizer: StreamingSynthesizer
+) -> CourseQueryEngine:
+    config = RetrievalConfig(
+        top_k=settings.rag_top_k,
+        hybrid=settings.rag_hybrid,
+        threshold=settings.distance_threshold,
+        timeout=settings.redis_timeout_seconds,
+    )
+    return CourseQueryEngine(chunks, config, build_chain(settings), synthesizer)
+
+
+def build_chat_service(
+    settings: Settings,
+    *,
+    embedding: BaseEmbedding,
+    store: RedisVectorStore,
+    index: AsyncSearchIndex,
+    http: httpx.AsyncClient,
+    counter: PromptCounter | None,
+    versions: VersionReader,
+    conversations: ConversationSource,
+    cache: AnswerCache | None,
+) -> ChatService:
+    llm = MeteredLLM(settings, counter)
+    answer_model = build_llm(settings, settings.model_comprehensive, http)
+    personalize_model = build_llm(settings, settings.model_personalized, http)
+    synthesizer = StreamingSynthesizer(llm, answer_model, settings.context_chars)
+    return ChatService(
+        QuestionAnalyser(embedding, conversations, versions, llm, answer_model),
+        build_engine(settings, ChunkIndex(store, index), synthesizer),
+        Personalizer(llm, personalize_model, settings.personalization_enabled),
+        CachedAnswers(cache, settings.distance_threshold) if cache is not None else None,
+    )

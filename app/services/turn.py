@@ -1,0 +1,66 @@
+"""What one student turn takes in and gives out: the request, the text deltas, the result.
+
+The result is built once, at the end of the turn, from the values the stages returned; it is
+immutable. Its sources stay LlamaIndex ``NodeWithScore``\\ s until the edge maps them to the wire
+(:func:`app.ws.sources.to_source`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from llama_index.core.schema import NodeWithScore
+
+from app.protocol.messages import ResponseSource, UsageItem
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    turn_id: str
+    user_id: str
+    course_id: str | None
+    chatroom_id: str | None
+    query: str
+    use_personalization: bool
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """Answer text for the student, in order. ``offset`` is how many characters of this turn's
+    answer came before it, so a dropped stream can be resumed from the last text received."""
+
+    turn_id: str
+    offset: int
+    text: str
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    response: str
+    sources: tuple[NodeWithScore, ...]
+    response_source: ResponseSource
+    language: str
+    threshold: float
+    cached: bool = False
+    personalized: bool = False
+    model_used: str | None = None
+    priced_model: str | None = None
+    usage: tuple[UsageItem, ...] = ()
+    documents_retrieved: int = 0
+    documents_used: int = 0
+    cache_distance: float | None = None
+    condensed_query: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class DeltaCounter:
+    """Numbers a turn's text deltas by character offset."""
+
+    def __init__(self, turn_id: str) -> None:
+        self._turn_id = turn_id
+        self._offset = 0
+
+    def __call__(self, text: str) -> TextDelta:
+        delta = TextDelta(self._turn_id, self._offset, text)
+        self._offset += len(text)
+        return delta

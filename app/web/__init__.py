@@ -1,0 +1,1 @@
+"""The browser faces of the tutor: the student chat page, the lecturer dashboard, the widget."""

@@ -1,0 +1,432 @@
+"""The `/ws/stream` protocol models, generated from the server's app/protocol package.
+
+Do not edit. Regenerate from the server's repository root with
+``python -m app.protocol.pymodule > clients/python/tutor_client/protocol.py``
+(a test there fails when this file is stale).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+# --- from app.protocol.errors ---
+
+
+@dataclass(frozen=True)
+class ErrorSpec:
+    recoverable: bool
+    message: str
+    suggestion: str
+
+
+class ErrorCode(StrEnum):
+    # the protocol document's codes
+    EMPTY_QUERY = "EMPTY_QUERY"
+    INVALID_MESSAGE_TYPE = "INVALID_MESSAGE_TYPE"
+    JSON_PARSE_ERROR = "JSON_PARSE_ERROR"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
+    CONNECTION_TIMEOUT = "CONNECTION_TIMEOUT"
+    # ours
+    MISSING_USER_ID = "MISSING_USER_ID"
+    INVALID_PARAMETER = "INVALID_PARAMETER"
+    UNKNOWN_COURSE = "UNKNOWN_COURSE"
+    QUERY_TOO_LONG = "QUERY_TOO_LONG"
+    INVALID_REQUEST = "INVALID_REQUEST"
+    MESSAGE_TOO_LARGE = "MESSAGE_TOO_LARGE"
+    BINARY_NOT_SUPPORTED = "BINARY_NOT_SUPPORTED"
+    CHAT_IN_PROGRESS = "CHAT_IN_PROGRESS"
+    TURN_NOT_FOUND = "TURN_NOT_FOUND"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    FORBIDDEN = "FORBIDDEN"
+
+    @property
+    def spec(self) -> ErrorSpec:
+        return _SPECS[self]
+
+    @property
+    def recoverable(self) -> bool:
+        return self.spec.recoverable
+
+
+_SPECS: dict[ErrorCode, ErrorSpec] = {
+    ErrorCode.EMPTY_QUERY: ErrorSpec(
+        True,
+        "Query cannot be empty. Please provide a valid question.",
+        "Resend the chat_request with a non-empty `query`.",
+    ),
+    ErrorCode.INVALID_MESSAGE_TYPE: ErrorSpec(
+        True,
+        "Unsupported message type.",
+        "Send one of: chat_request, ping, disconnect (or feedback).",
+    ),
+    ErrorCode.JSON_PARSE_ERROR: ErrorSpec(
+        True,
+        "The message is not valid JSON.",
+        "Send each message as one JSON object in a text frame.",
+    ),
+    ErrorCode.SERVICE_UNAVAILABLE: ErrorSpec(
+        False,
+        "The tutor cannot answer right now: a backing service is unavailable.",
+        "Try again in a minute; if it persists, contact the course administrator.",
+    ),
+    ErrorCode.RATE_LIMIT_EXCEEDED: ErrorSpec(
+        False,
+        "Too many questions in a short time.",
+        "Wait before asking again.",
+    ),
+    ErrorCode.CONNECTION_TIMEOUT: ErrorSpec(
+        False,
+        "The connection was idle for too long and is being closed.",
+        "Reconnect, and send a ping now and then to keep an idle connection open.",
+    ),
+    ErrorCode.MISSING_USER_ID: ErrorSpec(
+        False,
+        "The `user_id` query parameter is required.",
+        "Connect to /ws/stream?user_id=<your id>[&course_id=<course>].",
+    ),
+    ErrorCode.INVALID_PARAMETER: ErrorSpec(
+        False,
+        "A connection parameter is invalid.",
+        "Use 1-128 letters, digits or '_', '-', '.', '@', ':' for user_id and course_id.",
+    ),
+    ErrorCode.UNKNOWN_COURSE: ErrorSpec(
+        False,
+        "No material has been loaded for this course.",
+        "Check the course_id, or ask the course administrator to ingest the course material.",
+    ),
+    ErrorCode.QUERY_TOO_LONG: ErrorSpec(
+        True,
+        "The query is longer than 1000 characters.",
+        "Shorten the question to at most 1000 characters and resend it.",
+    ),
+    ErrorCode.INVALID_REQUEST: ErrorSpec(
+        True,
+        "The message has a field of the wrong type.",
+        "Check the field types: query string, use_personalization boolean, chatroom_id string.",
+    ),
+    ErrorCode.MESSAGE_TOO_LARGE: ErrorSpec(
+        True,
+        "The message is too large.",
+        "Send messages smaller than the limit; questions are at most 1000 characters.",
+    ),
+    ErrorCode.BINARY_NOT_SUPPORTED: ErrorSpec(
+        True,
+        "Binary frames are not supported.",
+        "Send JSON text frames.",
+    ),
+    ErrorCode.CHAT_IN_PROGRESS: ErrorSpec(
+        True,
+        "An answer is still streaming on this connection.",
+        "Wait for its chat_response (or send disconnect) before asking the next question.",
+    ),
+    ErrorCode.TURN_NOT_FOUND: ErrorSpec(
+        True,
+        "None of your answers has this turn_id.",
+        "Rate only your own answers, with the turn_id from their chat_response metadata.",
+    ),
+    ErrorCode.INTERNAL_ERROR: ErrorSpec(
+        True,
+        "Something went wrong while answering.",
+        "Try the question again; if it keeps failing, contact the course administrator.",
+    ),
+    ErrorCode.UNAUTHORIZED: ErrorSpec(
+        False,
+        "Sign-in required: the credential is missing, invalid, expired or revoked.",
+        "Get a fresh token (or a new one-time ticket from POST /auth/ticket) and reconnect.",
+    ),
+    ErrorCode.FORBIDDEN: ErrorSpec(
+        False,
+        "You do not have access to this course or resource.",
+        "Use a course you are enrolled in, or ask the course staff for access.",
+    ),
+}
+
+
+class ProtocolError(Exception):
+    """Raised where a request cannot be served; becomes one error frame."""
+
+    def __init__(self, code: ErrorCode, message: str | None = None) -> None:
+        super().__init__(message or code.spec.message)
+        self.code = code
+        self.message = message or code.spec.message
+
+
+# --- from app.protocol.messages ---
+
+
+MAX_QUERY_CHARS = 1000
+MAX_COMMENT_CHARS = 2000
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9_.@:\-]{1,128}$"
+TURN_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+def now() -> float:
+    return time.time()
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=False)
+
+
+# --- client → server -------------------------------------------------------------------------
+
+
+class ChatRequest(_Wire):
+    type: Literal["chat_request"]
+    query: str
+    use_personalization: bool = False
+    chatroom_id: str | None = Field(default=None, max_length=128)
+    # ours: the PDF page the student has open next to the chat
+    material_id: str | None = Field(default=None, pattern=IDENTIFIER_PATTERN)
+    page: int | None = Field(default=None, ge=1, le=100_000)
+
+
+class Feedback(_Wire):
+    """Ours: the student's rating of one of their own answers (``turn_id`` from its metadata)."""
+
+    type: Literal["feedback"]
+    turn_id: str = Field(pattern=TURN_ID_PATTERN)
+    rating: Literal["up", "down"]
+    comment: str | None = Field(default=None, max_length=MAX_COMMENT_CHARS)
+
+
+class Ping(_Wire):
+    type: Literal["ping"]
+
+
+class Disconnect(_Wire):
+    type: Literal["disconnect"]
+
+
+ClientMessage = Annotated[ChatRequest | Ping | Disconnect | Feedback, Field(discriminator="type")]
+CLIENT_MESSAGE: TypeAdapter[ChatRequest | Ping | Disconnect | Feedback] = TypeAdapter(ClientMessage)
+CLIENT_TYPES = ("chat_request", "ping", "disconnect")  # the protocol's (listed by /ws/status)
+ADDED_CLIENT_TYPES = ("feedback",)  # ours, optional for clients
+
+
+# --- server → client -------------------------------------------------------------------------
+
+
+class ConnectionConfig(_Wire):
+    model_comprehensive: str
+    model_personalized: str
+    rag_threshold: float
+    rag_top_k: int
+    openai_temperature: float
+    openai_max_tokens: int
+    streaming: bool = True
+    cache_enabled: bool
+    personalization_enabled: bool
+    # ours
+    embedding_model: str | None = None
+    hybrid_retrieval: bool | None = None
+    max_query_chars: int = MAX_QUERY_CHARS
+    max_message_bytes: int | None = None
+    idle_timeout_seconds: float | None = None
+
+
+class ConnectionMessage(_Wire):
+    type: Literal["connection"] = "connection"
+    status: Literal["connected"] = "connected"
+    user_id: str
+    course_id: str | None
+    timestamp: float = Field(default_factory=now)
+    message: str = "WebSocket connected. Ready for streaming chat!"
+    config: ConnectionConfig
+    # ours
+    connection_id: str | None = None
+
+
+class ChatStartedMetadata(_Wire):
+    course_id: str | None
+    chatroom_id: str | None
+    use_personalization: bool
+    service: str = "course_tutor"
+    cache_check: Literal["initiated", "disabled"] = "initiated"
+
+
+class ChatStarted(_Wire):
+    type: Literal["chat_started"] = "chat_started"
+    query: str
+    timestamp: float = Field(default_factory=now)
+    metadata: ChatStartedMetadata
+
+
+class ChatChunk(_Wire):
+    type: Literal["chat_chunk"] = "chat_chunk"
+    chunk: str
+    chunk_index: int
+    timestamp: float = Field(default_factory=now)
+
+
+class SourceMetadata(_Wire):
+    material_id: str
+    course_id: str
+    filename: str
+    page: str  # "<page label>.<chunk position on that page>", e.g. "12.2" or "iv.1"
+    score: float  # cosine similarity, 1 - vector_distance
+    vector_distance: float
+    chunk_type: str | None = None
+    # ours
+    page_label: str
+    page_number: int  # physical page, 1-based
+    title: str | None = None
+    ocr: bool = False  # the page's text was read by OCR from a scan
+    ocr_confidence: float | None = None  # 0-1, OCR's confidence in that page (when ocr)
+
+
+class Source(_Wire):
+    content: str
+    metadata: SourceMetadata
+
+
+class ModelPricing(_Wire):
+    input_cost_per_1k: float
+    output_cost_per_1k: float
+    total_cost: float
+
+
+class UsageItem(_Wire):
+    """One LLM call of this turn (ours): condensing, answering, personalizing."""
+
+    purpose: Literal["condense", "answer", "personalize"]
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    counted: bool = False  # the server reported no usage; tokens were counted by us
+
+
+class TokenUsage(_Wire):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    model_pricing: ModelPricing
+    # ours
+    calls: list[UsageItem] = Field(default_factory=list)
+
+
+ResponseSource = Literal["rag", "cache", "not_covered", "curated"]
+
+
+class ResponseMetadata(_Wire):
+    source: ResponseSource
+    source_type: Literal["knowledge_base", "semantic_cache", "none", "curated_answer"]
+    response_type: Literal["rag_response", "cached_response", "not_covered", "curated_response"]
+    model_used: str | None
+    personalized: bool
+    course_id: str | None
+    cost_usd: float
+    rag_threshold_used: float
+    documents_retrieved: int
+    documents_used: int
+    # ours
+    language: str | None = None
+    chatroom_id: str | None = None
+    turn_id: str | None = None
+    cache_distance: float | None = None
+    condensed_query: str | None = None
+    timings_ms: dict[str, float] | None = None  # consecutive laps: context, embed, cache, ...
+
+
+class ChatResponse(_Wire):
+    type: Literal["chat_response"] = "chat_response"
+    response: str
+    sources: list[Source]
+    cached: bool
+    token_usage: TokenUsage
+    latency_ms: float
+    timestamp: float = Field(default_factory=now)
+    metadata: ResponseMetadata
+    response_source: ResponseSource
+    chunks_count: int
+    done: Literal[True] = True
+
+
+class Pong(_Wire):
+    type: Literal["pong"] = "pong"
+    timestamp: float = Field(default_factory=now)
+
+
+class FeedbackAck(_Wire):
+    """Ours: the rating of ``turn_id`` is stored (sending it again replaces it)."""
+
+    type: Literal["feedback_ack"] = "feedback_ack"
+    turn_id: str
+    rating: Literal["up", "down"]
+    held_for_review: bool = False  # a downvoted cached answer was taken out of the cache
+    timestamp: float = Field(default_factory=now)
+
+
+class ErrorMessage(_Wire):
+    type: Literal["error"] = "error"
+    error: str
+    error_code: ErrorCode
+    timestamp: float = Field(default_factory=now)
+    recoverable: bool
+    suggestion: str
+
+    @classmethod
+    def of(cls, code: ErrorCode, message: str | None = None) -> ErrorMessage:
+        return cls(
+            error=message or code.spec.message,
+            error_code=code,
+            recoverable=code.recoverable,
+            suggestion=code.spec.suggestion,
+        )
+
+
+ServerMessage = Annotated[
+    ConnectionMessage | ChatStarted | ChatChunk | ChatResponse | Pong | ErrorMessage | FeedbackAck,
+    Field(discriminator="type"),
+]
+SERVER_MESSAGE: TypeAdapter[
+    ConnectionMessage | ChatStarted | ChatChunk | ChatResponse | Pong | ErrorMessage | FeedbackAck
+] = TypeAdapter(ServerMessage)
+SERVER_TYPES = ("connection", "chat_started", "chat_chunk", "chat_response", "error", "pong")
+ADDED_SERVER_TYPES = ("feedback_ack",)  # ours: only in answer to a client's addition
+
+
+# --- from app.protocol.status ---
+
+
+class SupportedFeatures(BaseModel):
+    streaming: bool = True
+    database_integration: bool = True
+    cache_integration: bool
+    token_tracking: bool = True
+    bidirectional: bool = True
+    personalization: bool
+    sources_metadata: bool = True
+    page_tracking: bool = True
+    cost_tracking: bool = True
+
+
+class PerformanceStats(BaseModel):
+    avg_response_time_ms: float
+    cache_hit_rate: float
+    avg_tokens_per_response: float
+    active_chats: int
+    total_requests_today: int
+
+
+class StatusResponse(BaseModel):
+    websocket_status: str = "active"
+    active_connections: int
+    connected_users: list[str]
+    endpoint: str = "/ws/stream"
+    server_time: str
+    uptime: int
+    message_types: list[str] = list(CLIENT_TYPES)
+    # ours: message types beyond the protocol's that this server accepts, so clients can detect them
+    added_message_types: list[str] = list(ADDED_CLIENT_TYPES)
+    response_types: list[str] = list(SERVER_TYPES)
+    supported_features: SupportedFeatures
+    performance_stats: PerformanceStats

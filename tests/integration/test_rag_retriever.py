@@ -1,0 +1,173 @@
+"""The course-scoped retriever on real Redis Stack with the local embedding model: both legs keep
+to the course and never cite tables of contents or indexes, the lexical leg reads the same filter
+as the vector store builds, and extra queries (the cross-lingual seam) are fused into one list."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from redisvl.index import AsyncSearchIndex, SearchIndex
+
+from app.core.config import Settings
+from app.core.embeddings import LocalE5Embedding
+from app.core.knowledge import build_vector_store, chunk_schema
+from app.core.redis import async_client, sync_client
+from app.rag import nodes as facts
+from app.rag.legs import ChunkIndex
+from app.rag.retriever import CourseRetriever
+from app.rag.scope import CourseScope, redis_filter, scope_filters
+from app.services.lexical import normalize_question
+from tests.conftest import SettingsFactory
+
+pytestmark = pytest.mark.integration
+
+CHUNKS = [  # (course, chunk type, text)
+    ("net_a", "text", "Router meneruskan paket antar jaringan berdasarkan alamat IP tujuan."),
+    ("net_a", "text", "Switch menghubungkan perangkat dalam satu jaringan lokal (LAN)."),
+    ("net_a", "toc", "Daftar isi: Router 3, Switch 5, Firewall 9, Alamat IP 12"),
+    ("net_a", "index", "Indeks: alamat IP 12, router 3, paket 4, switch 5"),
+    ("net_b", "text", "Router meneruskan paket antar jaringan berdasarkan alamat IP tujuan paket."),
+    ("net_b", "text", "Firewall menyaring lalu lintas jaringan menurut aturan keamanan."),
+]
+QUESTION = "Apa fungsi router dalam meneruskan paket?"
+
+
+@pytest.fixture(scope="module")
+def model() -> LocalE5Embedding:
+    return LocalE5Embedding()
+
+
+@pytest.fixture
+async def chunks(
+    make_settings: SettingsFactory, model: LocalE5Embedding
+) -> AsyncIterator[tuple[Settings, ChunkIndex]]:
+    settings = make_settings()
+    sync = sync_client(settings.redis_knowledge_url, 5)
+    client = async_client(settings.redis_knowledge_url, 5)
+    SearchIndex(chunk_schema(settings), redis_client=sync).create(overwrite=False)
+    store = build_vector_store(settings, sync, client)
+    vectors = model.get_text_embedding_batch([text for _, _, text in CHUNKS])
+    nodes = [
+        TextNode(
+            id_=f"{course}:m:{i}:1",
+            text=text,
+            embedding=vector,
+            metadata={
+                "course_id": course,
+                "material_id": "m",
+                "filename": f"{course}.pdf",
+                "title": "",
+                "page": i + 1,
+                "page_label": str(i + 1),
+                "position": 1,
+                "chunk_type": kind,
+            },
+        )
+        for i, ((course, kind, text), vector) in enumerate(zip(CHUNKS, vectors, strict=True))
+    ]
+    store.add(nodes)
+    index = AsyncSearchIndex(chunk_schema(settings), redis_client=client)
+    yield settings, ChunkIndex(store, index)
+    await client.aclose()
+    sync.close()
+
+
+def bundle(model: LocalE5Embedding, text: str) -> QueryBundle:
+    return QueryBundle(text, embedding=model.get_query_embedding(normalize_question(text)))
+
+
+@pytest.mark.parametrize("hybrid", [False, True])
+async def test_both_legs_keep_to_the_course_and_skip_toc_and_index(
+    chunks: tuple[Settings, ChunkIndex], model: LocalE5Embedding, hybrid: bool
+) -> None:
+    _, index = chunks
+    for course, expected in (("net_a", {"net_a:m:0:1", "net_a:m:1:1"}), ("net_b", None)):
+        retriever = CourseRetriever(index, CourseScope(course), 10, hybrid, 5.0)
+        found = await retriever.aretrieve(bundle(model, QUESTION))
+        assert {facts.meta(n, "course_id") for n in found} == {course}
+        assert {facts.meta(n, "chunk_type") for n in found} == {"text"}
+        if expected is not None:
+            assert {n.node.node_id for n in found} == expected
+        assert found[0].node.get_content().startswith("Router meneruskan paket")
+        assert all(0.0 <= facts.distance(n) < 1.0 for n in found)
+        assert all(facts.rank(n, "dense") for n in found)
+    everything = await CourseRetriever(index, CourseScope(None), 10, hybrid, 5.0).aretrieve(
+        bundle(model, QUESTION)
+    )
+    assert {facts.meta(n, "course_id") for n in everything} == {"net_a", "net_b"}
+    assert {facts.meta(n, "chunk_type") for n in everything} == {"text"}
+
+
+async def test_lexical_hits_outside_the_dense_list_are_read_with_their_distance(
+    chunks: tuple[Settings, ChunkIndex], model: LocalE5Embedding
+) -> None:
+    _, index = chunks
+    near = model.get_query_embedding("resep nasi goreng")
+    text = "Firewall menyaring lalu lintas jaringan menurut aturan keamanan."
+    far = model.get_text_embedding(text)
+    meta = {"course_id": "net_c", "material_id": "m", "filename": "c.pdf", "title": "", "page": 1,
+            "page_label": "1", "chunk_type": "text"}  # fmt: skip
+    fillers = [  # the dense pool (20) is all fillers: right on the query's vector
+        TextNode(
+            id_=f"net_c:m:1:{i}",
+            text=f"Catatan {i}.",
+            embedding=[v + i * 1e-4 for v in near],
+            metadata={**meta, "position": i},
+        )
+        for i in range(1, 23)
+    ]
+    wall = TextNode(id_="net_c:m:2:1", text=text, embedding=far, metadata={**meta, "position": 1})
+    index.store.add([*fillers, wall])
+    retriever = CourseRetriever(index, CourseScope("net_c"), 3, True, 5.0)
+    found = await retriever.aretrieve(QueryBundle("firewall", embedding=near))
+    read = next(n for n in found if n.node.node_id == "net_c:m:2:1")
+    assert facts.rank(read, "lexical") == 1 and facts.rank(read, "dense") is None
+    assert read.node.get_content() == text and facts.meta(read, "course_id") == "net_c"
+    cosine = sum(a * b for a, b in zip(near, far, strict=True)) / (
+        sum(a * a for a in near) ** 0.5 * sum(b * b for b in far) ** 0.5
+    )
+    assert facts.distance(read) == pytest.approx(1.0 - cosine, abs=1e-4)
+    assert len(found) == 3 and found[0].node.node_id == "net_c:m:1:1"  # fused: dense 1st, then it
+
+
+def test_lexical_leg_reads_the_filter_the_vector_store_builds(
+    chunks: tuple[Settings, ChunkIndex],
+) -> None:
+    _, index = chunks
+    for scope in (CourseScope("net_a"), CourseScope("course.tik-01"), CourseScope(None)):
+        filters = scope_filters(scope)
+        ours = str(redis_filter(filters))
+        theirs = str(index.store._create_redis_filter_expression(filters))
+        assert ours == theirs
+
+
+class Translate:
+    """A fixed 'translation' of the question: what a cross-lingual expander returns."""
+
+    def __init__(self, model: LocalE5Embedding, text: str) -> None:
+        self.query = bundle(model, text)
+
+    async def expand(self, query: QueryBundle, scope: CourseScope) -> Sequence[QueryBundle]:
+        return [self.query]
+
+
+async def test_extra_queries_are_searched_and_fused_inside_the_retriever(
+    chunks: tuple[Settings, ChunkIndex], model: LocalE5Embedding
+) -> None:
+    _, index = chunks
+    english = Translate(model, "What does a switch connect in a local network?")
+    retriever = CourseRetriever(index, CourseScope("net_a"), 2, False, 5.0, expander=english)
+    found: list[NodeWithScore] = await retriever.aretrieve(bundle(model, QUESTION))
+    assert [n.node.node_id for n in found] == ["net_a:m:0:1", "net_a:m:1:1"]
+    for node in found:  # ranked by both queries, fused by reciprocal rank
+        assert facts.rank(node, "dense") in (1, 2) and facts.rank(node, "dense1") in (1, 2)
+    switch = found[1]
+    assert facts.rank(switch, "dense1") == 1 and facts.rank(switch, "dense") == 2
+
+
+def test_sync_retrieval_is_refused_clearly(chunks: tuple[Settings, ChunkIndex]) -> None:
+    _, index = chunks
+    with pytest.raises(NotImplementedError, match="async only"):
+        CourseRetriever(index, CourseScope("net_a"), 2, False, 5.0).retrieve("router")

@@ -1,0 +1,133 @@
+"""Several server processes share everything through Redis and PostgreSQL: two `tutor-serve`
+processes on different ports, and one with two uvicorn workers (merged /metrics)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
+
+from app.db.engine import create_engine
+from tests.conftest import reset_runtime_state
+from tests.support.client import ask, connect, recv
+from tests.support.databases import fresh_database
+from tests.support.scripted_openai import Reply, ScriptedOpenAI
+from tests.support.serve import serve_process
+from tests.support.settings import REDIS_URL
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+
+DEFINITION = "Apa itu manajemen infrastruktur TI?"
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[str]:
+    async with fresh_database("postgres", tmp_path) as url:
+        yield url
+
+
+def environment(
+    sample_index: str, database: str, llm: ScriptedOpenAI, **extra: str
+) -> dict[str, str]:
+    return {
+        "KEY_PREFIX": sample_index,
+        "REDIS_KNOWLEDGE_URL": REDIS_URL,
+        "REDIS_CACHE_URL": REDIS_URL,
+        "DATABASE_URL": database,
+        "OPENAI_API_BASE": llm.base_url,
+        "OPENAI_MODEL_COMPREHENSIVE": "gpt-4o-mini",
+        "EMBEDDING_PROVIDER": "local",
+        "PRESENCE_HEARTBEAT_SECONDS": "1",
+        **extra,
+    }
+
+
+async def count_turns(database: str) -> int:
+    engine = create_engine(database, 5.0)
+    try:
+        async with engine.connect() as connection:
+            return int((await connection.execute(text("SELECT count(*) FROM turns"))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+async def eventually(check: object, seconds: float = 15.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not await check():  # type: ignore[operator]
+            await asyncio.sleep(0.1)
+
+
+async def test_two_server_processes_share_status_limits_cache_and_the_database(
+    sample_index: str, scripted_llm: ScriptedOpenAI, database: str, tmp_path: Path
+) -> None:
+    reset_runtime_state(REDIS_URL, sample_index)
+    scripted_llm.default = Reply.from_text("Jawaban bersama.")
+    env = environment(sample_index, database, scripted_llm, RATE_LIMIT_REQUESTS="3")
+    try:
+        with serve_process(tmp_path / "a", env) as a, serve_process(tmp_path / "b", env) as b:
+            # both migrated the same database at start (one under the lock, one found it done)
+            ws_a, _ = await connect(a.url, user_id="shared-user", course_id="course_tik_01")
+            ws_b, _ = await connect(b.url, user_id="shared-user", course_id="course_tik_01")
+            async with ws_a, ws_b, httpx.AsyncClient() as http:
+                status = (await http.get(f"{b.url}/ws/status")).json()
+                assert status["active_connections"] >= 2
+                assert "shared-user" in status["connected_users"]
+                first = await ask(ws_a, DEFINITION)
+                assert first.final["type"] == "chat_response" and not first.final["cached"]
+                second = await ask(ws_b, DEFINITION)  # the other process's cache entry
+                assert second.final["type"] == "chat_response" and second.final["cached"]
+                third = await ask(ws_a, "Sebutkan lima tahap perencanaan infrastruktur TI.")
+                assert third.final["type"] == "chat_response"
+                await ws_b.send(json.dumps({"type": "chat_request", "query": DEFINITION}))
+                limited = await recv(ws_b)  # 3 per user in all, whichever process counted
+                assert limited["error_code"] == "RATE_LIMIT_EXCEEDED"
+
+                async def counted() -> bool:
+                    stats = (await http.get(f"{a.url}/ws/status")).json()["performance_stats"]
+                    return bool(stats["total_requests_today"] == 3)
+
+                await eventually(counted)
+            assert len(scripted_llm.chat_requests) == 2  # the cached answer cost no LLM call
+
+            async def recorded() -> bool:
+                return await count_turns(database) == 3
+
+            await eventually(recorded)
+    finally:
+        reset_runtime_state(REDIS_URL, sample_index)
+
+
+async def test_two_workers_in_one_process_merge_their_metrics(
+    sample_index: str, scripted_llm: ScriptedOpenAI, database: str, tmp_path: Path
+) -> None:
+    reset_runtime_state(REDIS_URL, sample_index)
+    env = environment(sample_index, database, scripted_llm)
+    try:
+        with serve_process(tmp_path / "w", env, workers=2) as server:
+            assert server.log_text().count("course tutor ready") == 2
+            sockets = [(await connect(server.url, user_id=f"m{i}"))[0] for i in range(8)]
+            try:
+                async with httpx.AsyncClient() as http:
+                    gauges = []
+                    for _ in range(4):  # whichever worker answers reports all of them
+                        body = (await http.get(f"{server.url}/metrics")).text
+                        gauges.append(_gauge(body, "tutor_ws_connections"))
+                    assert gauges == [8.0] * 4
+            finally:
+                await asyncio.gather(*(ws.close() for ws in sockets))
+    finally:
+        reset_runtime_state(REDIS_URL, sample_index)
+
+
+def _gauge(body: str, name: str) -> float:
+    for family in text_string_to_metric_families(body):
+        for sample in family.samples:
+            if sample.name == name:
+                return float(sample.value)
+    raise AssertionError(f"{name} not in /metrics")
