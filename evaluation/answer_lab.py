@@ -20,16 +20,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
+from llama_index.core.schema import NodeWithScore
 
 from app.core.config import get_settings
 from app.rag.analysis import Stemming
 from app.rag.fusion import rrf
 from app.rag.grounding import GroundingChecker
+from app.rag.nodes import VECTOR_DISTANCE, note
+from app.rag.postprocessors import PromptBudget
 from app.rag.refusal import RefusalRule, decide, gather_evidence
 from app.services.lexical import detect_language
 from app.services.llm import build_llm, complete
-from app.services.prompt import answer_messages, is_refusal, select_for_prompt
-from app.services.retrieval import RetrievedChunk
+from app.services.prompt import answer_messages, is_refusal
 from evaluation.lab import LEXICAL_WEIGHT, OUT, POOL, STEM, Lab, build_lab
 from evaluation.lab_crosslingual import needs_translation, translations
 from evaluation.lab_data import LabQuestion
@@ -64,14 +66,10 @@ def sources(
     return [d for d, _ in rrf([base[:POOL], other[:POOL]])], text, language
 
 
-def chunk(lab: Lab, q: LabQuestion, i: int, distance: float) -> RetrievedChunk:
-    doc = lab.courses[q.question.course_id].docs[i]
-    m = doc.metadata
-    return RetrievedChunk(
-        doc.node_id, doc.text, q.question.course_id, str(m["material_id"]), str(m["filename"]),
-        str(m["title"]), int(m["page"]), str(m["page_label"]), int(m["position"]),
-        str(m["chunk_type"]), distance,
-    )  # fmt: skip
+def chunk(lab: Lab, q: LabQuestion, i: int, distance: float) -> NodeWithScore:
+    node = lab.courses[q.question.course_id].docs[i].node(1.0 - distance)
+    note(node, VECTOR_DISTANCE, distance)
+    return node
 
 
 def save(path: Path, done: dict[str, str]) -> None:
@@ -113,13 +111,17 @@ async def answer_all(
             if decide(rule, evidence).refuse:
                 done[q.question.id] = "<gate>"
             else:
-                used = select_for_prompt(chunks, settings.context_chars)
+                used = PromptBudget(max_chars=settings.context_chars).postprocess_nodes(chunks)
                 lang = detect_language(q.question.question)
                 messages = answer_messages(q.question.question, used, lang, settings.context_chars)
                 started = time.perf_counter()
                 reply, _ = await complete(llm, messages, 600.0)
                 done[q.question.id] = json.dumps(
-                    {"answer": reply, "sources": [c.text for c in used], "language": lang}
+                    {
+                        "answer": reply,
+                        "sources": [c.node.get_content() for c in used],
+                        "language": lang,
+                    }
                 )
                 print(f"{n}/{len(questions)} {time.perf_counter() - started:.0f}s")
             await asyncio.to_thread(save, path, done)

@@ -23,7 +23,7 @@ from app.core.config import Settings
 from app.core.knowledge import chunk_schema
 from app.core.schema import ChunkField
 from app.rag.lexical_index import ChunkDoc, load_course_chunks
-from app.services.retrieval import NOT_ANSWERS
+from app.rag.scope import NOT_ANSWERS
 from evaluation.dataset import DATA_DIR, Question
 
 Matrix = npt.NDArray[np.float32]

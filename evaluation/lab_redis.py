@@ -11,13 +11,19 @@ import time
 
 import redis
 from redis.commands.search.query import Query
+from redisvl.query.filter import Tag
 
 from app.core.config import get_settings
 from app.core.knowledge import chunk_schema
 from app.rag.analysis import Stemming
-from app.services.lexical import query_terms, redis_text_query
+from app.services.lexical import query_terms, text_clause
 from evaluation.lab import Lab, Ranker, fused
 from evaluation.lab_data import LabQuestion
+
+
+def redis_text_query(terms: list[str], course_id: str) -> str:
+    """The query text of the RediSearch lexical leg: any term, in the course, no toc/index."""
+    return f"{Tag('course_id') == course_id} {text_clause(terms)} -@chunk_type:{{toc|index}}"
 
 
 def redis_lexical_ranker(

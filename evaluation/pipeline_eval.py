@@ -1,7 +1,7 @@
 """``python -m evaluation.pipeline_eval``: the recommended query path, end to end on real services.
 
 Each question goes through the components as the server would chain them: the question embedded
-by the server's model, the dense leg through the server's ``Retriever`` on Redis, the lexical leg
+by the server's model, the dense leg (``app.rag.legs.DenseLeg``) on Redis, the lexical leg
 from ``LexicalIndexCache`` (chunks loaded from the same Redis index), reciprocal-rank fusion, the
 cross-lingual retriever (glossary or LLM translation, cached in Redis), and the refusal gate on
 the fused list. Reported: hit@1 / hit@5 / MRR per kind, not-covered refusals and false refusals,
@@ -25,8 +25,7 @@ import httpx
 import redis.asyncio as aioredis
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
-from redisvl.index import AsyncSearchIndex
+from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from app.core.config import Settings, get_settings
 from app.core.embeddings import build_embedding
@@ -42,6 +41,7 @@ from app.rag.crosslingual import (
 )
 from app.rag.fusion import fuse_nodes
 from app.rag.glossary import Glossary
+from app.rag.legs import DenseLeg
 from app.rag.lexical_index import (
     ChunkDoc,
     CourseLexicalIndex,
@@ -49,28 +49,27 @@ from app.rag.lexical_index import (
     load_course_chunks,
 )
 from app.rag.refusal import RefusalRule, decide, evidence_for_nodes
+from app.rag.scope import NOT_ANSWERS, CourseScope, scope_filters
 from app.services.lexical import normalize_question
 from app.services.llm import build_llm
-from app.services.retrieval import NOT_ANSWERS, Retriever
 from app.services.versions import VersionReader
 from evaluation.lab_data import LabQuestion, default_question_files, read_questions
 from evaluation.lab_metrics import Score, by_kind, table
 
-KEEP_ALL = 2.0
 Timings = dict[str, list[float]]
 
 
 class CourseHybridRetriever(BaseRetriever):
     """Dense (the server's Redis retriever) + per-course BM25, fused; one course per instance."""
 
-    def __init__(self, dense: Retriever, lexical: CourseLexicalIndex, settings: Settings,
+    def __init__(self, dense: DenseLeg, lexical: CourseLexicalIndex, settings: Settings,
                  timings: Timings, legs: str = "hybrid") -> None:  # fmt: skip
         super().__init__()
         self._dense = dense
         self._lexical = lexical
         self._s = settings
         self._t = timings
-        self._legs = legs  # "hybrid" (ours), "dense", or "shipped" (RediSearch BM25 + dense)
+        self._legs = legs  # "hybrid" (dense + in-process BM25) or "dense"
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         raise NotImplementedError("async only")
@@ -79,26 +78,10 @@ class CourseHybridRetriever(BaseRetriever):
         assert query_bundle.embedding is not None
         pool = self._s.rag_lexical_pool
         started = time.perf_counter()
-        found = await self._dense.retrieve(
-            query_bundle.embedding, query_bundle.query_str, self._lexical.course_id, pool,
-            KEEP_ALL, self._legs == "shipped",
-        )  # fmt: skip
+        filters = scope_filters(CourseScope(self._lexical.course_id))
+        found = await self._dense.search(query_bundle, filters, pool)
         dense_done = time.perf_counter()
-        dense = [
-            NodeWithScore(
-                node=TextNode(
-                    id_=c.node_id,
-                    text=c.text,
-                    metadata={
-                        "filename": c.filename,
-                        "page": c.page,
-                        "vector_distance": c.distance,
-                    },
-                ),
-                score=c.similarity,
-            )
-            for c in found.candidates
-        ]
+        dense = [r.node for r in found if r.node is not None]
         if self._legs != "hybrid":
             return dense
         # analysed like the course's chunks (their stemmer), whatever language the text is in
@@ -119,7 +102,7 @@ class Parts:
     """The real components one evaluation run asks through."""
 
     embedding: BaseEmbedding
-    dense: Retriever
+    dense: DenseLeg
     cache: LexicalIndexCache
     translator: Translator | None
     rule: RefusalRule
@@ -132,7 +115,6 @@ def build_parts(
     embedding = build_embedding(settings)
     store = build_vector_store(settings, sync, client)
     schema = chunk_schema(settings)
-    index = AsyncSearchIndex(schema, redis_client=client)
     key_prefix = schema.index.prefix + schema.index.key_separator
 
     async def load(course_id: str) -> list[ChunkDoc]:
@@ -159,7 +141,7 @@ def build_parts(
         settings.refusal_min_coverage,
         settings.refusal_max_unknown,
     )
-    dense = Retriever(store, index, settings.rag_top_k, KEEP_ALL, False, timeout)
+    dense = DenseLeg(store)
     return Parts(embedding, dense, cache, translator, rule)
 
 
@@ -246,10 +228,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--crosslingual", choices=["off", "glossary", "llm"], default="glossary")
     p.add_argument(
         "--legs",
-        choices=["hybrid", "dense", "shipped"],
+        choices=["hybrid", "dense"],
         default="hybrid",
-        help="hybrid: dense + in-process BM25 (default); dense: dense only; "
-        "shipped: the RediSearch hybrid of app/services/retrieval.py",
+        help="hybrid: dense + in-process BM25 (default); dense: dense only",
     )
     args = p.parse_args(argv)
     split = None if args.split == "all" else args.split

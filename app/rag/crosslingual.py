@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -243,3 +243,40 @@ class CrossLingualRetriever(BaseRetriever):
             return original
         weights = [self._weights[0]] + [self._weights[-1]] * (len(lists) - 1)
         return fuse_nodes(lists, weights)
+
+
+LanguagesOf = Callable[[str], Awaitable[dict[str, float] | None]]
+
+
+class CrossLingualExpander:
+    """The same search as a ``QueryExpander`` of ``app.rag.retriever.CourseRetriever``: returns
+    the question in the course's other language(s), with its embedding; nothing when the
+    languages match, the course is unknown, or the translation fails."""
+
+    def __init__(
+        self, translator: Translator, embed: Embed, languages_of: LanguagesOf, timeout: float
+    ) -> None:
+        self._translator = translator
+        self._embed = embed
+        self._languages_of = languages_of
+        self._timeout = timeout
+
+    async def expand(self, query: QueryBundle, scope: Any) -> Sequence[QueryBundle]:
+        course_id = getattr(scope, "course_id", None)
+        shares = await self._languages_of(course_id) if course_id is not None else None
+        if not shares:
+            return []
+        source = question_language(query.query_str, shares)
+        out: list[QueryBundle] = []
+        for target in targets(source, shares):
+            try:
+                async with asyncio.timeout(self._timeout):
+                    t = await self._translator.translate(query.query_str, source, target)
+                    if normalize_question(t.text) == normalize_question(query.query_str):
+                        continue
+                    vector = await self._embed(normalize_question(t.text))
+            except (LLMUnavailableError, TimeoutError) as exc:
+                log.warning("question translation %s>%s failed: %s", source, target, exc)
+                continue
+            out.append(QueryBundle(t.text, embedding=vector))
+        return out

@@ -16,8 +16,8 @@ from app.rag.analysis import Analyzer, Stemming
 from app.rag.crosslingual import CachedTranslator, CrossLingualRetriever, LLMTranslator
 from app.rag.lexical_index import LexicalIndexCache, load_course_chunks
 from app.rag.rerank import LLMChoiceRerank
+from app.rag.scope import NOT_ANSWERS
 from app.services.llm import build_llm
-from app.services.retrieval import NOT_ANSWERS
 from app.services.versions import VersionReader
 from tests.conftest import SettingsFactory
 from tests.support.scripted_openai import Reply, ScriptedOpenAI

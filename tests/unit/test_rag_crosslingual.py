@@ -44,3 +44,23 @@ def test_translation_prompt_and_cleanup() -> None:
         "What is recursion?"
     )
     assert clean_translation("  \n", "asli") == "asli"
+
+
+async def test_expander_returns_the_translated_question_with_its_vector() -> None:
+    from llama_index.core.schema import QueryBundle
+
+    from app.rag.crosslingual import CrossLingualExpander, GlossaryTranslator
+    from app.rag.scope import CourseScope
+
+    async def embed(text: str) -> list[float]:
+        return [float(len(text))]
+
+    async def languages(course_id: str) -> dict[str, float] | None:
+        return {"book": {"en": 1.0}, "modul": {"id": 1.0}}.get(course_id)
+
+    expander = CrossLingualExpander(GlossaryTranslator(Glossary.default()), embed, languages, 1.0)
+    [english] = await expander.expand(QueryBundle("apa itu perulangan?"), CourseScope("book"))
+    assert english.query_str == "what loop" and english.embedding == [9.0]
+    assert await expander.expand(QueryBundle("apa itu perulangan?"), CourseScope("modul")) == []
+    assert await expander.expand(QueryBundle("apa itu perulangan?"), CourseScope(None)) == []
+    assert await expander.expand(QueryBundle("apa itu perulangan?"), CourseScope("new")) == []

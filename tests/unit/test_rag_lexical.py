@@ -81,3 +81,30 @@ def test_fuse_nodes_keeps_one_node_per_id() -> None:
     fused = fuse_nodes([[a, b], [a_again]])
     assert [n.node.node_id for n in fused] == ["c:m:1", "c:m:2"]
     assert fused[0].node is a.node and fused[0].score == pytest.approx(2 / 61)
+
+
+async def test_in_process_leg_follows_the_scope_filters() -> None:
+    from llama_index.core.schema import QueryBundle
+
+    from app.rag.lexical_index import LexicalIndexCache
+    from app.rag.lexical_leg import InProcessLexicalLeg
+    from app.rag.scope import CourseScope, scope_filters
+
+    courses = {"os": OS_COURSE, "other": [doc(9, "Penjadwalan rapat dosen setiap minggu.")]}
+
+    async def load(course_id: str) -> list[ChunkDoc]:
+        return courses[course_id]
+
+    async def version(course_id: str) -> str:
+        return "v1"
+
+    cache = LexicalIndexCache(load, version, Analyzer(Stemming.SASTRAWI))
+    leg = InProcessLexicalLeg(cache)
+    query = QueryBundle("bagaimana penjadwalan proses?")
+    assert await leg.search(query, scope_filters(CourseScope("os")), 5) == []  # still building
+    await cache.get("os")
+    ranked = await leg.search(query, scope_filters(CourseScope("os")), 5)
+    assert ranked[0].node_id == "c:m:2" and all(r.node_id.startswith("c:m:") for r in ranked)
+    assert "c:m:9" not in {r.node_id for r in ranked}  # the other course's chunk never appears
+    assert await leg.search(query, scope_filters(CourseScope(None)), 5) == []
+    await cache.aclose()
