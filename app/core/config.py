@@ -128,8 +128,8 @@ class Settings(BaseSettings):
     rag_refusal: bool = True
     refusal_max_distance: float = Field(0.20, ge=0.0, le=2.0)
     refusal_lexical_distance: float = Field(0.13, ge=0.0, le=2.0)
-    refusal_min_coverage: float = Field(0.1, ge=0.0, le=1.0)
-    refusal_max_unknown: float = Field(0.9, ge=0.0, le=1.01)
+    refusal_min_coverage: float = Field(0.0, ge=0.0, le=1.0)
+    refusal_max_unknown: float = Field(1.01, ge=0.0, le=1.01)
     # Check the finished answer against its sources: off | not_covered | remove (the claim).
     rag_grounding: Literal["off", "not_covered", "remove"] = "remove"
     grounding_min_support: float = Field(0.5, ge=0.0, le=1.0)
