@@ -110,6 +110,30 @@ class Settings(BaseSettings):
     rag_hybrid: bool = False
     rag_max_context_chars: int | None = Field(None, ge=300)
 
+    # --- Query path components (app/rag): lexical leg, cross-lingual search, rerank, refusal ------
+    # Measured choices (docs/benchmarks.md, "Right page for student questions"). Stemming of the
+    # in-process BM25 leg: none | snowball | sastrawi (Indonesian roots + Snowball for English).
+    rag_lexical_stemming: Literal["none", "snowball", "sastrawi"] = "sastrawi"
+    rag_lexical_pool: int = Field(20, ge=1, le=200)  # candidates per leg before fusion
+    rag_lexical_weight: float = Field(1.25, ge=0.0, le=10.0)  # RRF weight of BM25 (dense = 1)
+    rag_lexical_max_courses: int = Field(64, ge=1)  # per-course BM25 indexes kept in memory
+    # Also search with the question in the material's language: off | glossary | llm.
+    rag_crosslingual: Literal["off", "glossary", "llm"] = "glossary"
+    rag_translation_timeout_seconds: float = Field(8.0, gt=0)
+    rag_translation_cache_ttl_seconds: int = Field(30 * 24 * 3600, ge=1)
+    # Rerank the fused candidates: off | llm (the answer model picks the chunks that answer).
+    rag_rerank: Literal["off", "llm"] = "off"
+    rag_rerank_candidates: int = Field(10, ge=1, le=50)
+    # "Not covered" before the LLM (app/rag/refusal.py): the rule fitted on the dev questions.
+    rag_refusal: bool = True
+    refusal_max_distance: float = Field(0.20, ge=0.0, le=2.0)
+    refusal_lexical_distance: float = Field(0.13, ge=0.0, le=2.0)
+    refusal_min_coverage: float = Field(0.0, ge=0.0, le=1.0)
+    refusal_max_unknown: float = Field(1.01, ge=0.0, le=1.01)
+    # Check the finished answer against its sources: off | not_covered | remove (the claim).
+    rag_grounding: Literal["off", "not_covered", "remove"] = "remove"
+    grounding_min_support: float = Field(0.5, ge=0.0, le=1.0)
+
     # --- Redis -----------------------------------------------------------------------------------
     redis_knowledge_url: str = "redis://127.0.0.1:6380/0"
     redis_cache_url: str = "redis://127.0.0.1:6380/0"
