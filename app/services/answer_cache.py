@@ -25,8 +25,9 @@ CACHE_ERRORS = (RedisError, OSError, TimeoutError)
 class PreparedAnswers(Protocol):
     """A source of answers that exist before the query engine runs, asked in order.
 
-    The semantic cache is one; answers a lecturer wrote for a course would be another, asked
-    first. ``name`` is the stage's lap in ``timings_ms``.
+    A lecturer's curated answers are one (asked first), the semantic cache another. ``name`` is
+    the stage's lap in ``timings_ms``. A source fails open: when its backing store is down it
+    answers ``None`` and the turn goes on.
     """
 
     name: str
@@ -59,12 +60,15 @@ class CachedAnswers:
             used=int(meta.get("documents_used", 0)),
             model=meta.get("model"),
             cache_distance=round(hit.distance, 4),
+            generator=hit.generator or None,
+            cache_key=hit.key or None,
         )
 
-    async def store(self, question: Question, scope: CacheScope, answer: Answer) -> bool:
-        """Keep a grounded answer for the next student who asks the same; False if not kept."""
-        if not answer.grounded:
-            return False
+    async def store(self, question: Question, scope: CacheScope, answer: Answer) -> str | None:
+        """Keep a grounded answer for the next student who asks the same; its entry's key, or
+        None if it was not kept."""
+        if not answer.grounded or answer.generator is None:
+            return None
         metadata = {
             "nodes": [stored_node(n) for n in answer.nodes],
             "model": answer.model,
@@ -73,13 +77,17 @@ class CachedAnswers:
             "documents_used": answer.used,
         }
         try:
-            await self._cache.store(
-                question.text, answer.text, list(question.embedding), scope, metadata
+            return await self._cache.store(
+                question.text,
+                answer.text,
+                list(question.embedding),
+                scope,
+                metadata,
+                answer.generator,
             )
         except CACHE_ERRORS as exc:  # the answer stands; caching is optional
             log.warning("semantic cache store failed: %s", type(exc).__name__)
-            return False
-        return True
+            return None
 
 
 def stored_node(node: NodeWithScore) -> dict[str, Any]:

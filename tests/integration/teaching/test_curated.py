@@ -174,9 +174,6 @@ async def test_answers_are_flagged_when_their_material_changes(
         assert served["matched"]["id"] == answer["id"]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="wiring pending: the turn path does not call the curated matcher yet"
-)
 async def test_a_paraphrase_gets_the_curated_answer_over_the_socket(tutor: Tutor) -> None:
     body = {
         "question": CURATED_Q,

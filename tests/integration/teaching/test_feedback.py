@@ -161,10 +161,6 @@ async def test_downvote_holds_the_cached_answer_until_a_lecturer_reviews_it(tuto
     assert (await one_turn(tutor, QUESTION, user="s5"))["cached"] is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="wiring pending: the turn path does not yet record the cache entry key of a turn",
-)
 async def test_downvote_over_the_socket_of_a_cached_answer_holds_it(tutor: Tutor) -> None:
     tutor.llm.script(Reply.from_text(ANSWER))
     await one_turn(tutor, QUESTION, user="s1")

@@ -99,9 +99,6 @@ async def test_course_yaml_modes_and_run_time_switches(
         assert lecturer.patch("/courses/unknown/teaching-settings", json={}).status_code == 404
 
 
-@pytest.mark.xfail(
-    strict=True, reason="wiring pending: the synthesizer does not ask for the answer mode yet"
-)
 async def test_guided_course_sends_the_guided_system_prompt(tutor: Tutor) -> None:
     with http(tutor) as lecturer:
         lecturer.patch(f"/courses/{COURSE}/teaching-settings", json={"answer_mode": "guided"})
