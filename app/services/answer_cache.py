@@ -9,30 +9,37 @@ failure on lookup answers fresh, on store keeps the answer, and neither fails th
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from llama_index.core.schema import NodeWithScore, TextNode
 from redis.exceptions import RedisError
 
 from app.rag.answer import Answer
-from app.services.cache import AnswerCache, CacheScope
+from app.services.cache import AnswerCache, CachedAnswer, CacheScope
 from app.services.question import Question
 
 log = logging.getLogger(__name__)
 CACHE_ERRORS = (RedisError, OSError, TimeoutError)
+CANDIDATES = 4  # entries read per lookup: the closest may have been written in another mode
+Accept = Callable[[Answer], bool]
 
 
 class PreparedAnswers(Protocol):
     """A source of answers that exist before the query engine runs, asked in order.
 
     A lecturer's curated answers are one (asked first), the semantic cache another. ``name`` is
-    the stage's lap in ``timings_ms``. A source fails open: when its backing store is down it
-    answers ``None`` and the turn goes on.
+    the stage's lap in ``timings_ms``. ``accept`` says whether the turn may serve an answer (the
+    engine would still write it the same way: same model, same prompt for its materials); a
+    source returns its best accepted answer. A source fails open: when its backing store is down
+    it answers ``None`` and the turn goes on.
     """
 
     name: str
 
-    async def lookup(self, question: Question, scope: CacheScope) -> Answer | None: ...
+    async def lookup(
+        self, question: Question, scope: CacheScope, accept: Accept
+    ) -> Answer | None: ...
 
 
 class CachedAnswers:
@@ -42,14 +49,20 @@ class CachedAnswers:
         self._cache = cache
         self._threshold = threshold  # reported for entries that predate storing it
 
-    async def lookup(self, question: Question, scope: CacheScope) -> Answer | None:
+    async def lookup(self, question: Question, scope: CacheScope, accept: Accept) -> Answer | None:
         try:
-            hit = await self._cache.lookup(list(question.embedding), scope)
+            hits = await self._cache.candidates(list(question.embedding), scope, limit=CANDIDATES)
         except CACHE_ERRORS as exc:
             log.warning("semantic cache lookup failed, answering fresh: %s", type(exc).__name__)
             return None
-        if hit is None:
-            return None
+        for hit in hits:
+            answer = self._answer(hit)
+            if accept(answer):
+                return answer
+            log.debug("cache entry %s not served: written by %s", hit.key, hit.generator)
+        return None
+
+    def _answer(self, hit: CachedAnswer) -> Answer:
         meta = hit.metadata
         return Answer(
             hit.response,

@@ -77,6 +77,20 @@ class CachedAnswer:
     generator: str = ""  # what wrote it (model and prompt version)
 
 
+def _entry(hit: dict[str, Any]) -> CachedAnswer:
+    metadata = hit.get("metadata") or {}
+    if isinstance(metadata, str):
+        metadata = json.loads(metadata)
+    return CachedAnswer(
+        str(hit["prompt"]),
+        str(hit["response"]),
+        float(hit["vector_distance"]),
+        metadata,
+        str(hit.get("key") or ""),
+        str(hit.get("generator") or ""),
+    )
+
+
 def build_semantic_cache(
     client: redis.Redis,
     embedding: BaseEmbedding,
@@ -149,6 +163,18 @@ class AnswerCache:
     async def lookup(
         self, vector: list[float], scope: CacheScope, threshold: float | None = None
     ) -> CachedAnswer | None:
+        """The closest entry in scope within the threshold, or None."""
+        hits = await self.candidates(vector, scope, threshold)
+        return hits[0] if hits else None
+
+    async def candidates(
+        self,
+        vector: list[float],
+        scope: CacheScope,
+        threshold: float | None = None,
+        limit: int = 1,
+    ) -> list[CachedAnswer]:
+        """Up to ``limit`` entries in scope within the threshold, closest first."""
         where = (
             (Tag("course_scope") == scope.course_tag)
             & (Tag("content_version") == scope.content_version)
@@ -162,7 +188,7 @@ class AnswerCache:
             async with asyncio.timeout(self._timeout):
                 hits = await self._cache.acheck(
                     vector=vector,
-                    num_results=1,
+                    num_results=limit,
                     filter_expression=where,
                     distance_threshold=threshold,
                 )
@@ -170,26 +196,12 @@ class AnswerCache:
             self._count("error")
             log.warning("semantic cache search failed (index missing?); answering fresh")
             await self.recreate_index()
-            return None
+            return []
         except Exception:
             self._count("error")
             raise
-        if not hits:
-            self._count("miss")
-            return None
-        self._count("hit")
-        hit = hits[0]
-        metadata = hit.get("metadata") or {}
-        if isinstance(metadata, str):
-            metadata = json.loads(metadata)
-        return CachedAnswer(
-            str(hit["prompt"]),
-            str(hit["response"]),
-            float(hit["vector_distance"]),
-            metadata,
-            str(hit.get("key") or ""),
-            str(hit.get("generator") or ""),
-        )
+        self._count("hit" if hits else "miss")
+        return [_entry(hit) for hit in hits]
 
     async def store(
         self,

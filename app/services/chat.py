@@ -12,7 +12,6 @@ is. A prepared answer is served only if the engine would write it the same way f
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 
@@ -27,8 +26,6 @@ from app.services.question import Question, QuestionAnalyser
 from app.services.scopes import PlainScopes, ScopeReader
 from app.services.timing import Stopwatch
 from app.services.turn import DeltaCounter, TextDelta, TurnRequest, TurnResult
-
-log = logging.getLogger(__name__)
 
 
 class ChatService:
@@ -96,14 +93,14 @@ class ChatService:
     async def _prepared_answer(
         self, question: Question, scope: CacheScope, course: CourseScope, clock: Stopwatch
     ) -> Answer | None:
+        def accept(answer: Answer) -> bool:
+            return self._engine.is_current(answer, course)
+
         for source in self._prepared:
-            answer = await source.lookup(question, scope)
+            answer = await source.lookup(question, scope, accept)
             clock.lap(source.name)
-            if answer is None:
-                continue
-            if self._engine.is_current(answer, course):
+            if answer is not None:
                 return answer
-            log.debug("%s answer not served: written with %s", source.name, answer.generator)
         return None
 
 

@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.rag.answer import Answer
+from app.services.answer_cache import Accept
 from app.services.cache import CacheScope
 from app.services.question import Question
 from app.teaching.curated_reply import curated_answer
@@ -30,7 +31,7 @@ class CuratedStage:
     def __init__(self, matcher: CuratedMatcher) -> None:
         self._matcher = matcher
 
-    async def lookup(self, question: Question, scope: CacheScope) -> Answer | None:
+    async def lookup(self, question: Question, scope: CacheScope, accept: Accept) -> Answer | None:
         try:
             match = await self._matcher.match(
                 list(question.embedding), scope.course_id, question.text
@@ -41,4 +42,5 @@ class CuratedStage:
         if match is None:
             return None
         log.debug("curated answer %s matched at %.4f", match.record.id, match.distance)
-        return curated_answer(match, self._matcher.threshold)
+        answer = curated_answer(match, self._matcher.threshold)
+        return answer if accept(answer) else None
