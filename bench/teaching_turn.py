@@ -82,7 +82,10 @@ async def _measure(
         for i, question in enumerate(questions):
             order = configs if i % 2 == 0 else configs[::-1]
             for name, url, fields in order:
-                out[name].append(await timed_ask(sockets[url], question, **fields))
+                # a text of its own per configuration: the app remembers recent question vectors,
+                # and a remembered one would hide the embedding cost in one column only
+                asked = f"{question} ({configs.index((name, url, fields)) + 1})"
+                out[name].append(await timed_ask(sockets[url], asked, **fields))
                 clear()
     return out
 
