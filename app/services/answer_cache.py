@@ -73,7 +73,7 @@ class CachedAnswers:
             used=int(meta.get("documents_used", 0)),
             model=meta.get("model"),
             cache_distance=round(hit.distance, 4),
-            generator=hit.generator or None,
+            generator=hit.generator,  # "" for an entry that does not say: never current
             cache_key=hit.key or None,
         )
 

@@ -175,6 +175,8 @@ class AnswerCache:
         limit: int = 1,
     ) -> list[CachedAnswer]:
         """Up to ``limit`` entries in scope within the threshold, closest first."""
+        if not scope.generators:  # an empty tag list would match every entry
+            return []
         where = (
             (Tag("course_scope") == scope.course_tag)
             & (Tag("content_version") == scope.content_version)
