@@ -59,6 +59,7 @@ from app.services.stats import TurnStats
 from app.services.versions import VersionReader
 from app.state import Services
 from app.teaching.services import build_teaching
+from app.teaching.turn_extras import turn_extras
 from app.web import routes as web
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,9 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         settings.database_timeout_seconds,
     )
     versions = VersionReader(knowledge, KnowledgeKeys.from_settings(settings), timeout)
+    teaching = build_teaching(
+        settings, engine, knowledge, cache_redis, index, embedding, answer_cache, versions
+    )
     chat = build_chat_service(
         settings,
         embedding=embedding,
@@ -159,6 +163,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
             repository, settings.history_turns, settings.database_timeout_seconds
         ),
         cache=answer_cache,
+        extras=turn_extras(teaching),
     )
     await _check_llm(settings, http)
     return Services(
@@ -175,9 +180,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         stats=TurnStats(cache_redis, settings.key_prefix, timeout),
         metrics=metrics,
         auth=await build_authenticator(settings, cache_redis, http),
-        teaching=build_teaching(
-            settings, engine, knowledge, cache_redis, index, embedding, answer_cache, versions
-        ),
+        teaching=teaching,
     )
 
 

@@ -56,7 +56,7 @@ class Question:
         return self.id if self.kind == "near_miss" else self.group
 
     def scope(self) -> CacheScope:
-        return CacheScope(self.course_id, CONTENT_VERSION, detect_language(self.text), GENERATOR)
+        return CacheScope(self.course_id, CONTENT_VERSION, detect_language(self.text), (GENERATOR,))
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,8 @@ async def served(cache: AnswerCache, vec: list[float], q: Question, t: float) ->
 
 
 async def store(cache: AnswerCache, vec: list[float], q: Question) -> None:
-    await cache.store(q.text, f"answer {q.answer_id}", vec, q.scope(), {"answer_id": q.answer_id})
+    meta = {"answer_id": q.answer_id}
+    await cache.store(q.text, f"answer {q.answer_id}", vec, q.scope(), meta, GENERATOR)
 
 
 async def static_run(

@@ -24,7 +24,9 @@ from tests.support.settings import isolated_settings
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6380/0")
-PRE_LLM_LAPS = ("context", "embed", "cache", "retrieval", "postprocess", "prompt")
+PRE_LLM_LAPS = (
+    "context", "embed", "scope", "curated", "cache", "retrieval", "postprocess", "prompt",
+)  # fmt: skip
 
 
 def new_prefix(tag: str) -> str:

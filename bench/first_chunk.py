@@ -45,7 +45,7 @@ NAME = "first_chunk"
 TITLE = "(b) Server time before the first chunk (LLM excluded) at 10k and 50k chunks"
 SIZES = (10_000, 50_000)
 QUICK_SIZES = (1_000, 2_000)
-HIT_LAPS = ("context", "embed", "cache")
+HIT_LAPS = ("context", "embed", "scope", "curated", "cache")
 WARMUP = 3
 
 

@@ -26,6 +26,7 @@ from bench import (
     ocr_scan,
     server_rss,
     streaming_overhead,
+    teaching_turn,
 )
 from bench.common import Section, code_version, command_line, load_average
 from bench.context import Context
@@ -40,6 +41,7 @@ BENCHMARKS: dict[str, Runner] = {
     ocr_scan.NAME: ocr_scan.run,
     llm_transport.NAME: llm_transport.run,
     concurrency.NAME: concurrency.run,
+    teaching_turn.NAME: teaching_turn.run,
 }
 
 

@@ -49,10 +49,13 @@ class TimedTurn:
         return sum(laps.get(name, 0.0) for name in PRE_LLM_LAPS)
 
 
-async def timed_ask(ws: ClientConnection, query: str, limit_s: float = 120.0) -> TimedTurn:
+async def timed_ask(
+    ws: ClientConnection, query: str, limit_s: float = 120.0, **fields: Any
+) -> TimedTurn:
+    """One question (``fields``: more ``chat_request`` fields, e.g. a page context)."""
     turn = TimedTurn()
     started = time.perf_counter()
-    await ws.send(json.dumps({"type": "chat_request", "query": query}))
+    await ws.send(json.dumps({"type": "chat_request", "query": query, **fields}))
     while True:
         async with asyncio.timeout(limit_s):
             raw = await ws.recv()

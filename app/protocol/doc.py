@@ -64,13 +64,13 @@ PROTOCOL_FIELDS: dict[type[BaseModel], set[str]] = {
 NOTES: dict[tuple[type[BaseModel], str], str] = {
     (m.ChatRequest, "query"): "1–1000 characters after trimming",
     (m.ChatRequest, "chatroom_id"): "≤ 128 characters; rooms belong to the user who created them",
-    (m.SourceMetadata, "page"): "`<page label>.<chunk position on that page>`, e.g. `\"12.2\"`, `\"iv.1\"`",
+    (m.SourceMetadata, "page"): "`<page label>.<chunk position on that page>`, e.g. `\"12.2\"`, `\"iv.1\"`; empty for a curated answer's reference to a whole material",
     (m.SourceMetadata, "score"): "cosine similarity, `1 - vector_distance`",
     (m.SourceMetadata, "page_label"): "the PDF's own page label (roman numerals, custom labels)",
     (m.SourceMetadata, "page_number"): "physical page in the file, 1-based",
     (m.SourceMetadata, "ocr"): "`true` when the page is a scan whose text was read by OCR (show it: the text may hold misread characters)",
     (m.SourceMetadata, "ocr_confidence"): "OCR's confidence in that page, 0–1 (`null` unless `ocr`)",
-    (m.ResponseMetadata, "timings_ms"): "consecutive laps of the turn: context, (condense,) embed, cache, retrieval, postprocess, prompt, llm_first_token, llm_stream, cache_store, (personalize)",
+    (m.ResponseMetadata, "timings_ms"): "consecutive laps of the turn: context, (condense,) embed, scope, curated, cache, retrieval, postprocess, prompt, llm_first_token, llm_stream, cache_store, (personalize); an answer served before the engine ends at its stage",
     (m.ResponseMetadata, "condensed_query"): "the standalone question a follow-up was rewritten to",
     (m.ResponseMetadata, "cache_distance"): "distance to the cached question on a cache hit",
     (m.UsageItem, "counted"): "the server reported no usage (llama.cpp); tokens were counted by us",
@@ -83,6 +83,7 @@ NOTES: dict[tuple[type[BaseModel], str], str] = {
     (m.Feedback, "comment"): "≤ 2000 characters; shown to the course's lecturers",
     (m.FeedbackAck, "held_for_review"): "a downvoted answer that came from, or went into, the semantic cache was taken out of it until a lecturer reviews it",
     (m.ResponseMetadata, "source"): "`curated` (added): a lecturer's curated answer matched the question",
+    (m.ResponseMetadata, "rag_threshold_used"): "for `curated` answers: the curated-question distance cut",
 }  # fmt: skip
 
 SECTIONS: list[tuple[str, list[type[BaseModel]]]] = [
@@ -125,15 +126,18 @@ handshake whose `Origin` header is neither the server's own origin nor in `ALLOW
 refused with HTTP 403 before the upgrade (clients that send no `Origin` are allowed).
 
 `response_source` / `metadata.source` is `rag` (a fresh answer from the course material), `cache`
-(a semantic-cache hit: same course, same content version, same language) or `not_covered` (no
-chunk was close enough: a fixed message says the material does not cover the question, with no
-LLM call and empty `sources`) — or `curated` (added): the question matched an answer a lecturer
-wrote for this course; it streams like any answer, its `sources` are the pages the lecturer
-referenced, `metadata.source_type` is `curated_answer` and `metadata.response_type`
-`curated_response`.
+(a semantic-cache hit: same course, same content version, same language, same open page, and
+written the way this course answers now — direct or guided) or `not_covered` (no chunk was close
+enough: a fixed message says the material does not cover the question, with no LLM call and empty
+`sources`) — or `curated` (added): the question matched an answer a lecturer wrote for this
+course; it streams like any answer, as written (never personalized, no LLM call, `cached` false),
+its `sources` are the pages the lecturer referenced (`chunk_type` `curated_reference`, distance =
+how close the question was to the lecturer's), `metadata.source_type` is `curated_answer` and
+`metadata.response_type` `curated_response`.
 
 Additions for clients that want them: a `chat_request` may say which PDF page the student has open
-(`material_id`, `page`), so retrieval prefers that material and its neighbouring pages; a
+(`material_id`, `page`), so retrieval prefers that material and its neighbouring pages (a
+material that is not part of the connection's course is ignored); a
 `feedback` frame rates one of the user's own answers (`up` or `down`, optional comment) and is
 answered with `feedback_ack` — or with `TURN_NOT_FOUND` when the turn is not one of the user's
 answers. `HTTP POST /turns/{turn_id}/feedback` does the same for pages without a socket.

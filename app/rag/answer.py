@@ -1,5 +1,5 @@
 """An answer to one question, whoever produced it: the query engine, the semantic cache, or a
-later source of prepared answers. Immutable: a stage that changes it returns a new one."""
+lecturer's curated answer. Immutable: a stage that changes it returns a new one."""
 
 from __future__ import annotations
 
@@ -22,8 +22,18 @@ class Answer:
     priced_model: str | None = None  # the model whose price applies (None: nothing was paid now)
     usage: tuple[UsageItem, ...] = ()  # the LLM calls this answer cost in this turn
     cache_distance: float | None = None
+    # what wrote it (model and prompt version, e.g. the guided prompt), when an LLM did
+    generator: str | None = None
+    # the semantic-cache entry it came from or went into: a downvote holds that entry for review
+    cache_key: str | None = None
 
     @property
     def grounded(self) -> bool:
         """Written by the LLM from chunks it cites: the only kind of answer worth caching."""
         return self.source == "rag" and bool(self.nodes and self.text)
+
+    @property
+    def personalizable(self) -> bool:
+        """May be rewritten for one student: the tutor's own answers, never a lecturer's curated
+        text (served as written) nor the fixed "not covered" one."""
+        return self.source in ("rag", "cache")

@@ -56,6 +56,16 @@ async def apply_chain(
     return nodes
 
 
+def before_budget(
+    chain: Sequence[BaseNodePostprocessor], step: BaseNodePostprocessor
+) -> list[BaseNodePostprocessor]:
+    """The chain with a per-turn ``step`` right before its prompt budget (so after the distance
+    cut and any reranker), or at its end when it has no budget."""
+    steps = list(chain)
+    at = next((i for i, s in enumerate(steps) if isinstance(s, PromptBudget)), len(steps))
+    return [*steps[:at], step, *steps[at:]]
+
+
 def _build(name: str, settings: Settings, known: dict[str, Factory]) -> BaseNodePostprocessor:
     factory = known.get(name)
     target = factory if factory is not None else _import(name)

@@ -9,6 +9,7 @@ and is what the wire reports. Those keys are hidden from the LLM and embedding v
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from llama_index.core.schema import NodeWithScore
@@ -63,10 +64,17 @@ def page_number(node: NodeWithScore) -> int:
 
 
 def page_label(node: NodeWithScore) -> str:
-    """The PDF's own label of the page (``iv``, ``15``), else the physical page number."""
-    return meta(node, ChunkField.PAGE_LABEL.value) or str(page_number(node))
+    """The PDF's own label of the page (``iv``, ``15``), else the physical page number; empty
+    for a node without a page (a curated answer's reference to a whole material)."""
+    number = page_number(node)
+    return meta(node, ChunkField.PAGE_LABEL.value) or (str(number) if number else "")
 
 
 def position(node: NodeWithScore) -> int:
     """Which chunk of its page this is, 1-based."""
     return int(float(meta(node, ChunkField.POSITION.value, "1") or 1))
+
+
+def material_ids(nodes: Iterable[NodeWithScore]) -> list[str]:
+    """The materials these chunks come from, in order, once each."""
+    return list(dict.fromkeys(m for n in nodes if (m := meta(n, ChunkField.MATERIAL_ID.value))))

@@ -8,7 +8,9 @@ student of one course can never be served another course's chunks by one leg tha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from llama_index.core.vector_stores.types import (
     FilterCondition,
@@ -25,16 +27,35 @@ NOT_ANSWERS = ("toc", "index")
 NUMERIC_FIELDS = frozenset({ChunkField.PAGE.value, ChunkField.POSITION.value})
 
 
+class AnswerModes(Protocol):
+    """A course's answer modes for one turn (``app.teaching.modes`` decides them)."""
+
+    def resolve(self, material_ids: Iterable[str]) -> str:
+        """``direct`` or ``guided`` for an answer drawing on these materials."""
+        ...
+
+
 @dataclass(frozen=True)
 class CourseScope:
     """The course a question is asked in; ``None`` means every course (no course on the socket).
 
-    This is the place for what later narrows or steers retrieval for one turn (the material and
-    page the student has open): add the field here and its condition in :func:`scope_filters` or a
-    retrieval leg of its own.
+    The page context (``material_id`` / ``page``: the PDF page the student has open, already
+    checked to be of this course) steers retrieval towards that material and page but never
+    narrows or widens the filters: :func:`scope_filters` reads the course only. ``modes`` says how
+    the course wants its answers written (``None``: direct).
     """
 
     course_id: str | None
+    material_id: str | None = None
+    page: int | None = None
+    modes: AnswerModes | None = field(default=None, compare=False)
+
+    def answer_mode(self, material_ids: Iterable[str] = ()) -> str:
+        """The mode of an answer drawing on ``material_ids``; the open material counts too."""
+        if self.modes is None:
+            return "direct"
+        opened = [self.material_id] if self.material_id else []
+        return self.modes.resolve([*opened, *material_ids])
 
 
 def scope_filters(scope: CourseScope) -> MetadataFilters:

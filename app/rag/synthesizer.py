@@ -46,17 +46,33 @@ class StreamingSynthesizer:
         prompt: AnswerPrompt,
         clock: Stopwatch,
     ) -> AsyncIterator[Delta | Synthesis]:
-        """Text deltas as the model writes, then the whole :class:`Synthesis`."""
+        """Text deltas as the model writes, then the whole :class:`Synthesis`.
+
+        A prompt with a reply guard (guided mode) passes on only what the guard lets through and
+        ends the call once the guard says the reply is complete.
+        """
         messages = answer_messages(question, nodes, language, self._max_chars, prompt)
         clock.lap("prompt")
+        guard = prompt.guard(language) if prompt.guard is not None else None
+
+        def stop() -> bool:
+            return guard is not None and guard.done
+
         parts: list[str] = []
         usage: UsageItem | None = None
-        async for event in self._llm.stream(self._model, messages, "answer"):
+        first = True
+        async for event in self._llm.stream(
+            self._model, messages, "answer", stop if guard is not None else None
+        ):
             if isinstance(event, Delta):
-                parts.append(event.text)
-                if len(parts) == 1:
+                if first:
                     clock.lap("llm_first_token")
-                yield event
+                    first = False
+                text = guard.push(event.text) if guard is not None else event.text
+                if not text:
+                    continue
+                parts.append(text)
+                yield Delta(text) if guard is not None else event
             else:
                 usage = event
         clock.lap("llm_stream")

@@ -9,29 +9,37 @@ failure on lookup answers fresh, on store keeps the answer, and neither fails th
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from llama_index.core.schema import NodeWithScore, TextNode
 from redis.exceptions import RedisError
 
 from app.rag.answer import Answer
-from app.services.cache import AnswerCache, CacheScope
+from app.services.cache import AnswerCache, CachedAnswer, CacheScope
 from app.services.question import Question
 
 log = logging.getLogger(__name__)
 CACHE_ERRORS = (RedisError, OSError, TimeoutError)
+CANDIDATES = 4  # entries read per lookup: the closest may have been written in another mode
+Accept = Callable[[Answer], bool]
 
 
 class PreparedAnswers(Protocol):
     """A source of answers that exist before the query engine runs, asked in order.
 
-    The semantic cache is one; answers a lecturer wrote for a course would be another, asked
-    first. ``name`` is the stage's lap in ``timings_ms``.
+    A lecturer's curated answers are one (asked first), the semantic cache another. ``name`` is
+    the stage's lap in ``timings_ms``. ``accept`` says whether the turn may serve an answer (the
+    engine would still write it the same way: same model, same prompt for its materials); a
+    source returns its best accepted answer. A source fails open: when its backing store is down
+    it answers ``None`` and the turn goes on.
     """
 
     name: str
 
-    async def lookup(self, question: Question, scope: CacheScope) -> Answer | None: ...
+    async def lookup(
+        self, question: Question, scope: CacheScope, accept: Accept
+    ) -> Answer | None: ...
 
 
 class CachedAnswers:
@@ -41,14 +49,20 @@ class CachedAnswers:
         self._cache = cache
         self._threshold = threshold  # reported for entries that predate storing it
 
-    async def lookup(self, question: Question, scope: CacheScope) -> Answer | None:
+    async def lookup(self, question: Question, scope: CacheScope, accept: Accept) -> Answer | None:
         try:
-            hit = await self._cache.lookup(list(question.embedding), scope)
+            hits = await self._cache.candidates(list(question.embedding), scope, limit=CANDIDATES)
         except CACHE_ERRORS as exc:
             log.warning("semantic cache lookup failed, answering fresh: %s", type(exc).__name__)
             return None
-        if hit is None:
-            return None
+        for hit in hits:
+            answer = self._answer(hit)
+            if accept(answer):
+                return answer
+            log.debug("cache entry %s not served: written by %s", hit.key, hit.generator)
+        return None
+
+    def _answer(self, hit: CachedAnswer) -> Answer:
         meta = hit.metadata
         return Answer(
             hit.response,
@@ -59,12 +73,15 @@ class CachedAnswers:
             used=int(meta.get("documents_used", 0)),
             model=meta.get("model"),
             cache_distance=round(hit.distance, 4),
+            generator=hit.generator,  # "" for an entry that does not say: never current
+            cache_key=hit.key or None,
         )
 
-    async def store(self, question: Question, scope: CacheScope, answer: Answer) -> bool:
-        """Keep a grounded answer for the next student who asks the same; False if not kept."""
-        if not answer.grounded:
-            return False
+    async def store(self, question: Question, scope: CacheScope, answer: Answer) -> str | None:
+        """Keep a grounded answer for the next student who asks the same; its entry's key, or
+        None if it was not kept."""
+        if not answer.grounded or answer.generator is None:
+            return None
         metadata = {
             "nodes": [stored_node(n) for n in answer.nodes],
             "model": answer.model,
@@ -73,13 +90,17 @@ class CachedAnswers:
             "documents_used": answer.used,
         }
         try:
-            await self._cache.store(
-                question.text, answer.text, list(question.embedding), scope, metadata
+            return await self._cache.store(
+                question.text,
+                answer.text,
+                list(question.embedding),
+                scope,
+                metadata,
+                answer.generator,
             )
         except CACHE_ERRORS as exc:  # the answer stands; caching is optional
             log.warning("semantic cache store failed: %s", type(exc).__name__)
-            return False
-        return True
+            return None
 
 
 def stored_node(node: NodeWithScore) -> dict[str, Any]:

@@ -6,6 +6,9 @@ the same pipeline; every client comes in as an argument and nothing is global.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
 import httpx
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.vector_stores.redis import RedisVectorStore
@@ -16,19 +19,33 @@ from app.rag.chain import build_chain
 from app.rag.engine import CourseQueryEngine, RetrievalConfig
 from app.rag.legs import ChunkIndex
 from app.rag.synthesizer import StreamingSynthesizer
-from app.services.answer_cache import CachedAnswers
+from app.services.answer_cache import CachedAnswers, PreparedAnswers
 from app.services.cache import AnswerCache
 from app.services.chat import ChatService
 from app.services.history import ConversationSource
 from app.services.llm import PromptCounter, build_llm
 from app.services.metered import MeteredLLM
 from app.services.personalize import Personalizer
+from app.services.prompt import AnswerPrompt
 from app.services.question import QuestionAnalyser
+from app.services.scopes import ScopeReader
 from app.services.versions import VersionReader
 
 
+@dataclass(frozen=True)
+class TurnExtras:
+    """What the teaching loop adds to a turn (see ``app.teaching.turn_extras``)."""
+
+    prepared: Sequence[PreparedAnswers] = ()  # asked before the semantic cache (curated answers)
+    scopes: ScopeReader | None = None  # the course's answer modes and the checked page context
+    prompts: Mapping[str, AnswerPrompt] = field(default_factory=dict)  # answer mode → prompt
+
+
 def build_engine(
-    settings: Settings, chunks: ChunkIndex, synthesizer: StreamingSynthesizer
+    settings: Settings,
+    chunks: ChunkIndex,
+    synthesizer: StreamingSynthesizer,
+    prompts: Mapping[str, AnswerPrompt] | None = None,
 ) -> CourseQueryEngine:
     config = RetrievalConfig(
         top_k=settings.rag_top_k,
@@ -36,7 +53,7 @@ def build_engine(
         threshold=settings.distance_threshold,
         timeout=settings.redis_timeout_seconds,
     )
-    return CourseQueryEngine(chunks, config, build_chain(settings), synthesizer)
+    return CourseQueryEngine(chunks, config, build_chain(settings), synthesizer, prompts=prompts)
 
 
 def build_chat_service(
@@ -50,14 +67,18 @@ def build_chat_service(
     versions: VersionReader,
     conversations: ConversationSource,
     cache: AnswerCache | None,
+    extras: TurnExtras | None = None,
 ) -> ChatService:
+    extras = extras or TurnExtras()
     llm = MeteredLLM(settings, counter)
     answer_model = build_llm(settings, settings.model_comprehensive, http)
     personalize_model = build_llm(settings, settings.model_personalized, http)
     synthesizer = StreamingSynthesizer(llm, answer_model, settings.context_chars)
     return ChatService(
         QuestionAnalyser(embedding, conversations, versions, llm, answer_model),
-        build_engine(settings, ChunkIndex(store, index), synthesizer),
+        build_engine(settings, ChunkIndex(store, index), synthesizer, extras.prompts),
         Personalizer(llm, personalize_model, settings.personalization_enabled),
         CachedAnswers(cache, settings.distance_threshold) if cache is not None else None,
+        prepared=extras.prepared,
+        scopes=extras.scopes,
     )

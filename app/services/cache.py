@@ -1,9 +1,11 @@
 """Semantic answer cache (RedisVL ``SemanticCache``), scoped so it can never serve a wrong answer.
 
 An entry is only a hit for the same course, the same content version of that course (re-ingesting
-changed material makes old entries unreachable at once), the same answer language and the same
-generator (answer model + prompt version: a new model or prompt never serves old answers). Only
-grounded, unpersonalized answers are stored; the caller enforces that.
+changed material makes old entries unreachable at once), the same answer language, the same page
+context (the PDF page the student has open, or none) and one of the generators the turn accepts
+(answer model + prompt version: a new model or prompt never serves old answers; each entry keeps
+the one that wrote it, so direct and guided answers stay apart). Only grounded, unpersonalized
+answers are stored; the caller enforces that.
 
 The cache only ever saves time, so it fails open: when its index is gone (a flushed or replaced
 cache Redis), RedisVL raises ``RedisSearchError``; the lookup is then a miss, and the index is
@@ -32,8 +34,14 @@ log = logging.getLogger(__name__)
 RECREATE_INTERVAL_S = 5.0
 
 ALL_COURSES = "__all__"
-SCHEMA_VERSION = "v2"  # bump when the filterable fields change (RedisVL refuses a changed schema)
+NO_PAGE_CONTEXT = "none"  # a tag value: RedisVL reads an empty one as "match anything"
+SCHEMA_VERSION = "v3"  # bump when the filterable fields change (RedisVL refuses a changed schema)
 EXACT = 1e-9  # RedisVL treats a threshold of 0 as "use the default"
+
+
+def page_context_tag(material_id: str | None, page: int | None) -> str:
+    """The page context as the cache scopes it: the open material and page, or none."""
+    return f"{material_id}:{page or 0}" if material_id else NO_PAGE_CONTEXT
 
 
 @dataclass(frozen=True)
@@ -41,18 +49,21 @@ class CacheScope:
     course_id: str | None
     content_version: str
     language: str
-    generator: str
+    generators: tuple[str, ...]  # a hit may have been written by any of these
+    page_context: str = NO_PAGE_CONTEXT
 
     @property
     def course_tag(self) -> str:
         return self.course_id or ALL_COURSES
 
-    def filters(self) -> dict[str, str]:
+    def filters(self, generator: str) -> dict[str, str]:
+        """The tags of an entry written by ``generator`` in this scope."""
         return {
             "course_scope": self.course_tag,
             "content_version": self.content_version,
             "language": self.language,
-            "generator": self.generator,
+            "generator": generator,
+            "page_context": self.page_context,
         }
 
 
@@ -63,6 +74,21 @@ class CachedAnswer:
     distance: float
     metadata: dict[str, Any]
     key: str = ""  # the entry's Redis key: a turn records it, a downvote holds it for review
+    generator: str = ""  # what wrote it (model and prompt version)
+
+
+def _entry(hit: dict[str, Any]) -> CachedAnswer:
+    metadata = hit.get("metadata") or {}
+    if isinstance(metadata, str):
+        metadata = json.loads(metadata)
+    return CachedAnswer(
+        str(hit["prompt"]),
+        str(hit["response"]),
+        float(hit["vector_distance"]),
+        metadata,
+        str(hit.get("key") or ""),
+        str(hit.get("generator") or ""),
+    )
 
 
 def build_semantic_cache(
@@ -88,6 +114,7 @@ def build_semantic_cache(
             {"name": "content_version", "type": "tag", "attrs": {"case_sensitive": True}},
             {"name": "language", "type": "tag"},
             {"name": "generator", "type": "tag", "attrs": {"case_sensitive": True}},
+            {"name": "page_context", "type": "tag", "attrs": {"case_sensitive": True}},
         ],
     )
 
@@ -136,11 +163,26 @@ class AnswerCache:
     async def lookup(
         self, vector: list[float], scope: CacheScope, threshold: float | None = None
     ) -> CachedAnswer | None:
+        """The closest entry in scope within the threshold, or None."""
+        hits = await self.candidates(vector, scope, threshold)
+        return hits[0] if hits else None
+
+    async def candidates(
+        self,
+        vector: list[float],
+        scope: CacheScope,
+        threshold: float | None = None,
+        limit: int = 1,
+    ) -> list[CachedAnswer]:
+        """Up to ``limit`` entries in scope within the threshold, closest first."""
+        if not scope.generators:  # an empty tag list would match every entry
+            return []
         where = (
             (Tag("course_scope") == scope.course_tag)
             & (Tag("content_version") == scope.content_version)
             & (Tag("language") == scope.language)
-            & (Tag("generator") == scope.generator)
+            & (Tag("generator") == list(scope.generators))
+            & (Tag("page_context") == scope.page_context)
         )
         if threshold is not None:
             threshold = max(threshold, EXACT)
@@ -148,7 +190,7 @@ class AnswerCache:
             async with asyncio.timeout(self._timeout):
                 hits = await self._cache.acheck(
                     vector=vector,
-                    num_results=1,
+                    num_results=limit,
                     filter_expression=where,
                     distance_threshold=threshold,
                 )
@@ -156,25 +198,12 @@ class AnswerCache:
             self._count("error")
             log.warning("semantic cache search failed (index missing?); answering fresh")
             await self.recreate_index()
-            return None
+            return []
         except Exception:
             self._count("error")
             raise
-        if not hits:
-            self._count("miss")
-            return None
-        self._count("hit")
-        hit = hits[0]
-        metadata = hit.get("metadata") or {}
-        if isinstance(metadata, str):
-            metadata = json.loads(metadata)
-        return CachedAnswer(
-            str(hit["prompt"]),
-            str(hit["response"]),
-            float(hit["vector_distance"]),
-            metadata,
-            str(hit.get("key") or ""),
-        )
+        self._count("hit" if hits else "miss")
+        return [_entry(hit) for hit in hits]
 
     async def store(
         self,
@@ -183,14 +212,16 @@ class AnswerCache:
         vector: list[float],
         scope: CacheScope,
         metadata: dict[str, Any],
+        generator: str,
     ) -> str:
+        """Keep an answer written by ``generator``; returns the entry's Redis key."""
         async with asyncio.timeout(self._timeout):
             key: str = await self._cache.astore(
                 prompt=question,
                 response=answer,
                 vector=vector,
                 metadata=metadata,
-                filters=scope.filters(),
+                filters=scope.filters(generator),
             )
         return key
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -134,12 +134,15 @@ async def stream_chat(
     first_token_timeout: float,
     token_timeout: float,
     counter: PromptCounter | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> AsyncIterator[Delta | Usage]:
     """Text deltas as they arrive, then one :class:`Usage`.
 
     Usage comes from the stream when the server reports it (OpenAI, vLLM); otherwise completion
     tokens are the content chunks received and prompt tokens come from ``counter`` (exact for the
-    local llama.cpp server) or, failing that, an estimate.
+    local llama.cpp server) or, failing that, an estimate. ``stop`` is asked after each delta: when
+    it says so, the call ends there (the connection is closed, so the model stops writing) and its
+    usage is counted the same way.
     """
     usage: Usage | None = None
     pieces = 0
@@ -163,6 +166,8 @@ async def stream_chat(
                     guard.limit_s = token_timeout
                     pieces += 1
                     yield Delta(response.delta)
+                    if stop is not None and stop():
+                        break
         finally:  # a cancelled or timed-out answer releases its HTTP connection now, not at GC
             guard.close()
             with contextlib.suppress(Exception):

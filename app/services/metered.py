@@ -4,7 +4,7 @@ timeouts, whatever the endpoint reports about usage."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from llama_index.core.base.llms.types import ChatMessage
 
@@ -31,11 +31,15 @@ class MeteredLLM:
         )
 
     async def stream(
-        self, model: CompatibleOpenAI, messages: Sequence[ChatMessage], purpose: Purpose
+        self,
+        model: CompatibleOpenAI,
+        messages: Sequence[ChatMessage],
+        purpose: Purpose,
+        stop: Callable[[], bool] | None = None,
     ) -> AsyncIterator[Delta | UsageItem]:
-        """Text deltas as they arrive, then the call's priced usage."""
+        """Text deltas as they arrive, then the call's priced usage (``stop``: see stream_chat)."""
         timeout = self._timeout
-        async for event in stream_chat(model, messages, timeout, timeout, self._counter):
+        async for event in stream_chat(model, messages, timeout, timeout, self._counter, stop):
             yield event if isinstance(event, Delta) else self._priced(purpose, model, event)
 
     async def complete(

@@ -22,6 +22,9 @@ class TurnRequest:
     chatroom_id: str | None
     query: str
     use_personalization: bool
+    # the page the student has open next to the chat (checked against the course per turn)
+    material_id: str | None = None
+    page: int | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,9 @@ class TurnResult:
     cache_distance: float | None = None
     condensed_query: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # the semantic-cache entry the answer came from or went into (a personalized rewrite of it
+    # too: a downvote is about the content), so a downvote can hold that entry for review
+    cache_key: str | None = None
 
 
 class DeltaCounter:

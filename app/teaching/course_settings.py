@@ -18,7 +18,7 @@ import redis
 import redis.asyncio as aioredis
 from pydantic import BaseModel, Field
 
-from app.teaching.modes import AnswerMode, ModeLayer, parse_mode, resolve_mode
+from app.teaching.modes import AnswerMode, CourseModes, ModeLayer, parse_mode, resolve_mode
 
 COURSE_FIELD = "course"
 MATERIAL_FIELD = "material:"
@@ -114,12 +114,16 @@ class CourseSettingsStore:
             declared, runtime = await pipe.execute()
         return declared, runtime
 
+    async def modes(self, course_id: str | None) -> CourseModes:
+        """The course's modes as they are now (no course: every answer is direct)."""
+        if course_id is None:
+            return CourseModes()
+        declared, runtime = await self._hashes(course_id)
+        return CourseModes(_layer(declared), _layer(runtime))
+
     async def answer_mode(self, course_id: str | None, material_ids: list[str]) -> AnswerMode:
         """The mode of a turn of ``course_id`` drawing on ``material_ids`` (app.teaching.modes)."""
-        if course_id is None:
-            return "direct"
-        declared, runtime = await self._hashes(course_id)
-        return resolve_mode(_layer(declared), _layer(runtime), material_ids)
+        return (await self.modes(course_id)).resolve(material_ids)
 
     async def get(self, course_id: str) -> TeachingSettings:
         declared_raw, runtime_raw = await self._hashes(course_id)

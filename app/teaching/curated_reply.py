@@ -1,56 +1,67 @@
-"""A curated match as a turn's answer: the lecturer's text, and the pages they referenced as
-sources — what the turn path streams with ``response_source: "curated"``.
+"""A curated match as a turn's answer: the lecturer's text, and the pages they referenced as its
+cited nodes — what the turn path streams with ``response_source: "curated"``.
 
-Sources keep the protocol's shape. Their ``score`` / ``vector_distance`` describe the match of
-the student's question to the curated question (the pages were chosen by the lecturer, not
-ranked), and ``chunk_type`` is ``curated_reference``.
+The references become LlamaIndex nodes like retrieved chunks, so they reach the wire through the
+one node → ``Source`` mapping (``app.ws.sources.to_source``) with page labels, physical pages for
+``#page`` links, and excerpts. Their distance is the match of the student's question to the
+curated question (the pages were chosen by the lecturer, not ranked), and ``chunk_type`` is
+``curated_reference``. A reference to a whole material has no page.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
-from app.protocol.messages import Source, SourceMetadata
+from llama_index.core.schema import NodeWithScore, TextNode
+
+from app.core.schema import ChunkField
+from app.rag.answer import Answer
+from app.rag.nodes import VECTOR_DISTANCE, note
 from app.teaching.matcher import CuratedMatch
 from app.teaching.references import Reference
 
 CHUNK_TYPE = "curated_reference"
 
 
-@dataclass(frozen=True)
-class CuratedReply:
-    text: str
-    sources: list[Source]
-    answer_id: str
-    distance: float
-
-
-def reference_source(reference: Reference, course_id: str, distance: float) -> Source:
+def reference_node(
+    reference: Reference, course_id: str, distance: float, node_id: str
+) -> NodeWithScore:
+    metadata: dict[str, Any] = {
+        ChunkField.MATERIAL_ID.value: reference.material_id,
+        ChunkField.COURSE_ID.value: course_id,
+        ChunkField.FILENAME.value: reference.filename,
+        ChunkField.CHUNK_TYPE.value: CHUNK_TYPE,
+        ChunkField.POSITION.value: reference.position,
+        "title": reference.title,
+    }
+    if reference.page:
+        metadata[ChunkField.PAGE.value] = reference.page
     label = reference.page_label or (str(reference.page) if reference.page else "")
-    return Source(
-        content=reference.excerpt,
-        metadata=SourceMetadata(
-            material_id=reference.material_id,
-            course_id=course_id,
-            filename=reference.filename,
-            page=f"{label}.{reference.position}" if label else "",
-            score=round(1.0 - distance, 4),
-            vector_distance=round(distance, 4),
-            chunk_type=CHUNK_TYPE,
-            page_label=label,
-            page_number=reference.page or 0,
-            title=reference.title or None,
-        ),
+    if label:
+        metadata[ChunkField.PAGE_LABEL.value] = label
+    node = NodeWithScore(
+        node=TextNode(id_=node_id, text=reference.excerpt, metadata=metadata),
+        score=round(1.0 - distance, 4),
     )
+    note(node, VECTOR_DISTANCE, round(distance, 4))
+    return node
 
 
-def curated_reply(match: CuratedMatch) -> CuratedReply:
-    """The text to stream and the sources to send for a curated match."""
+def curated_answer(match: CuratedMatch, threshold: float) -> Answer:
+    """The answer a turn serves for a curated match: no LLM call, nothing to price or cache.
+
+    ``threshold`` (reported as ``rag_threshold_used``) is the curated-question distance cut.
+    """
     record = match.record
     references = [Reference.model_validate(r) for r in record.references]
-    return CuratedReply(
-        text=record.answer,
-        sources=[reference_source(r, record.course_id, match.distance) for r in references],
-        answer_id=record.id,
-        distance=match.distance,
+    nodes = tuple(
+        reference_node(r, record.course_id, match.distance, f"curated-{record.id}-{i}")
+        for i, r in enumerate(references, 1)
+    )
+    return Answer(
+        record.answer,
+        "curated",
+        threshold,
+        nodes=nodes,
+        used=len(nodes),
     )

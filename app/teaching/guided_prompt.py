@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
-from app.services.prompt import language_name, not_covered_message
+from app.services.prompt import DEFAULT_PROMPT, AnswerPrompt
 
 # Part of the cache scope of guided answers (with the answer prompt's version): a guided answer
 # is never served for a direct question, nor an answer of an older guided prompt.
@@ -41,17 +41,19 @@ LABELS = {
 }
 
 
+def _words(labels: tuple[str, str, str, str]) -> dict[str, str]:
+    hint, question, page, example = labels
+    return {
+        "hint_word": hint,
+        "question_word": question,
+        "page_word": page,
+        "page_example": example,
+    }
+
+
 def guided_system_prompt(language: str) -> str:
     """The guided-mode system prompt in the student's language (``id``, ``en``)."""
-    hint, question, page, example = LABELS.get(language, LABELS["id"])
-    return GUIDED_SYSTEM.format(
-        language=language_name(language),
-        not_covered=not_covered_message(language),
-        hint_word=hint,
-        question_word=question,
-        page_word=page,
-        page_example=example,
-    )
+    return GUIDED_PROMPT.system_for(language)
 
 
 def with_guided_system(messages: Sequence[ChatMessage], language: str) -> list[ChatMessage]:
@@ -99,3 +101,14 @@ def guard_reply(text: str, language: str) -> str:
     """A whole guided reply as :class:`GuidedReplyGuard` would have let it through."""
     guard = GuidedReplyGuard(language)
     return guard.push(text + "\n").rstrip()
+
+
+# The answer prompt of guided mode: the guided system message over the answer prompt's user
+# message, its reply ended after the page line.
+GUIDED_PROMPT = AnswerPrompt(
+    "guided",
+    f"{DEFAULT_PROMPT.version}-{GUIDED_PROMPT_VERSION}",
+    GUIDED_SYSTEM,
+    words={language: _words(labels) for language, labels in LABELS.items()},
+    guard=GuidedReplyGuard,
+)

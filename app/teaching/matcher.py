@@ -26,10 +26,14 @@ log = logging.getLogger(__name__)
 _NUMBER = re.compile(r"\d+")
 
 
+def numbers_in(text: str) -> frozenset[str]:
+    return frozenset(_NUMBER.findall(text))
+
+
 def numbers_agree(question: str, curated: str) -> bool:
     """The same numbers in both ("tugas 1" never matches "tugas 2"), which the embedding model
     barely tells apart (docs/benchmarks.md, "Curated answers")."""
-    return set(_NUMBER.findall(question)) == set(_NUMBER.findall(curated))
+    return numbers_in(question) == numbers_in(curated)
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class _Loaded:
     stamp: tuple[str, str]
     records: list[CuratedRecord]
     matrix: npt.NDArray[np.float32]
+    numbers: list[frozenset[str]]  # of each record's question, for the number guard
 
 
 def _unit(vector: list[float]) -> npt.NDArray[np.float32]:
@@ -77,8 +82,9 @@ class CuratedMatcher:
             return None
         distances = 1.0 - loaded.matrix @ _unit(question_vector)
         if question is not None:
-            for i, record in enumerate(loaded.records):
-                if not numbers_agree(question, record.question):
+            asked = numbers_in(question)
+            for i, numbers in enumerate(loaded.numbers):
+                if numbers != asked:
                     distances[i] = np.inf
         best = int(np.argmin(distances))
         distance = float(distances[best])
@@ -111,7 +117,7 @@ class CuratedMatcher:
                 if vectors
                 else np.zeros((0, 1), dtype=np.float32)
             )
-            loaded = _Loaded(stamp, records, matrix)
+            loaded = _Loaded(stamp, records, matrix, [numbers_in(r.question) for r in records])
             self._loaded[course_id] = loaded
             log.debug("curated answers of %s loaded: %d", course_id, len(records))
             return loaded

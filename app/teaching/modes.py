@@ -60,6 +60,17 @@ def resolve_mode(
     return "guided" if "guided" in modes else "direct"
 
 
+@dataclass(frozen=True)
+class CourseModes:
+    """Both layers of one course, read once per turn, resolved for any set of materials."""
+
+    declared: ModeLayer = field(default_factory=ModeLayer)
+    runtime: ModeLayer = field(default_factory=ModeLayer)
+
+    def resolve(self, material_ids: Iterable[str] = ()) -> AnswerMode:
+        return resolve_mode(self.declared, self.runtime, material_ids)
+
+
 def parse_mode(value: object) -> AnswerMode | None:
     """A stored or declared mode, or None for anything else (absent, blank, misspelt)."""
     text = value.decode() if isinstance(value, bytes) else value

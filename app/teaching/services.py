@@ -28,6 +28,7 @@ from app.teaching.mailer import SmtpConfig
 from app.teaching.matcher import CuratedMatcher
 from app.teaching.references import MaterialPages
 from app.teaching.reviews import ReviewQueue
+from app.teaching.turn_scope import CourseScopes
 
 # Calibrated on the curated paraphrase set (docs/benchmarks.md, "Curated answers"); other models
 # get an unmeasured starting point: run `python -m bench.curated_threshold` and set
@@ -69,6 +70,7 @@ class TeachingServices:
     course_settings: CourseSettingsStore
     insights: InsightsService
     digests: DigestSender
+    scopes: CourseScopes  # a turn's answer modes and checked page context
 
 
 def build_teaching(
@@ -91,9 +93,10 @@ def build_teaching(
         if answer_cache is not None
         else None
     )
+    pages = MaterialPages(knowledge, chunk_index, keys, timeout)
     curated = CuratedAnswers(
         CuratedStore(database),
-        MaterialPages(knowledge, chunk_index, keys, timeout),
+        pages,
         embedding.aget_query_embedding,
         settings.embedding_model_name,
         knowledge,
@@ -131,4 +134,5 @@ def build_teaching(
             course_ids,
             timeout,
         ),
+        scopes=CourseScopes(course_settings, pages),
     )

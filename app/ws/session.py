@@ -243,6 +243,8 @@ class ChatSession:
             chatroom_id=request.chatroom_id,
             query=request.query,
             use_personalization=request.use_personalization,
+            material_id=request.material_id,
+            page=request.page,
         )
         self._turn = asyncio.create_task(self._run_turn(turn), name=f"turn-{turn.turn_id}")
 
@@ -333,6 +335,7 @@ class ChatSession:
             language=result.language if result else None,
             created_at=created,
             error_code=error_code.value if error_code else None,
+            cache_key=result.cache_key if result else None,
         )
 
     async def _finish(self, turn_id: str, record: TurnRecord) -> None:

@@ -40,7 +40,7 @@ def to_source(node: NodeWithScore) -> Source:
             material_id=meta(node, ChunkField.MATERIAL_ID.value),
             course_id=meta(node, ChunkField.COURSE_ID.value),
             filename=meta(node, ChunkField.FILENAME.value),
-            page=f"{label}.{position(node)}",  # "<page label>.<position on the page>"
+            page=f"{label}.{position(node)}" if label else "",  # "<label>.<position on page>"
             score=round(max(0.0, min(1.0, 1.0 - gap)), 4),  # cosine similarity
             vector_distance=round(gap, 4),
             chunk_type=meta(node, ChunkField.CHUNK_TYPE.value, "text"),

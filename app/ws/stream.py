@@ -23,17 +23,19 @@ from app.ws.sources import to_sources
 
 Send = Callable[[ChatChunk], Awaitable[None]]
 
-SourceType = Literal["knowledge_base", "semantic_cache", "none"]
-ResponseType = Literal["rag_response", "cached_response", "not_covered"]
+SourceType = Literal["knowledge_base", "semantic_cache", "none", "curated_answer"]
+ResponseType = Literal["rag_response", "cached_response", "not_covered", "curated_response"]
 SOURCE_TYPES: dict[ResponseSource, SourceType] = {
     "rag": "knowledge_base",
     "cache": "semantic_cache",
     "not_covered": "none",
+    "curated": "curated_answer",
 }
 RESPONSE_TYPES: dict[ResponseSource, ResponseType] = {
     "rag": "rag_response",
     "cache": "cached_response",
     "not_covered": "not_covered",
+    "curated": "curated_response",
 }
 
 

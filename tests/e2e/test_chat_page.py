@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -154,3 +155,66 @@ def test_phone_width_no_horizontal_scroll(
         menu.click()
         expect(page.get_by_test_id("new-chat")).to_be_in_viewport()
         assert watched.errors == []
+
+
+CURATED_Q = "Apa perbedaan server fisik dan server virtual?"
+CURATED_A = "Server fisik adalah satu mesin; server virtual berbagi mesin lewat hypervisor."
+
+
+def test_curated_badge_page_context_and_a_downvote_that_takes_an_answer_out_of_the_cache(
+    browser: Browser, tutor_factory: Callable[..., Tutor]
+) -> None:
+    tutor = tutor_factory(stream_flush_interval_ms=0, stream_min_chunk_chars=1)
+    curated = {
+        "question": CURATED_Q,
+        "answer": CURATED_A,
+        "references": [{"material_id": "modul_infrastruktur_06", "page": 1}],
+    }
+    lecturer = {"X-User-Id": "lecturer"}
+    saved = httpx.put(f"{tutor.url}/courses/course_tik_01/answers", json=curated, headers=lecturer)
+    assert saved.status_code == 201, saved.text
+    fresh = "Jawaban baru setelah ditinjau (hal. 3)."
+    tutor.llm.script(Reply.from_text(ANSWER), Reply.from_text(fresh))
+    opened = "material_id=modul_infrastruktur_06&page=13"  # the page open beside the chat
+    with watched_page(browser, DESKTOP, locale="en-US") as watched:
+        page = watched.page
+        page.goto(f"{tutor.url}/?user_id=page-curious&course_id=course_tik_01&{opened}")
+        expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+        latest = page.locator("#log > :last-child")
+
+        def ask(question: str) -> None:
+            page.get_by_test_id("question").fill(question)
+            page.get_by_test_id("send").click()
+            expect(page.get_by_test_id("stop")).to_be_hidden()
+            expect(latest.get_by_test_id("answer")).to_have_attribute("aria-busy", "false")
+
+        ask("Jelaskan perbedaan antara server fisik dan virtual")
+        expect(latest.get_by_test_id("answer")).to_have_text(CURATED_A)
+        expect(latest.locator("[data-badge=curated]")).to_have_text("Answer from your lecturer")
+        link = latest.get_by_test_id("source").first.locator("a")
+        assert "/materials/course_tik_01/modul_infrastruktur_06" in (
+            link.get_attribute("href") or ""
+        )
+        assert (link.get_attribute("href") or "").endswith("#page=1")
+
+        ask(QUESTION)  # the open page ranks first among near-ties
+        expect(latest.locator("[data-badge=cached]")).to_have_count(0)
+        first = latest.get_by_test_id("source").first.locator("a")
+        assert (first.get_attribute("href") or "").endswith("#page=13")
+
+        ask(QUESTION)  # the same question with the same page open: from the cache
+        expect(latest.locator("[data-badge=cached]")).to_be_visible()
+        latest.get_by_test_id("thumbs-down").click()
+        latest.get_by_test_id("feedback-comment").fill("Halamannya salah.")
+        latest.get_by_test_id("feedback-send").click()
+        expect(latest.get_by_test_id("feedback-thanks")).to_be_visible()
+
+        ask(QUESTION)  # held for review: answered afresh, not from the cache
+        expect(latest.get_by_test_id("answer")).to_have_text(fresh)
+        expect(latest.locator("[data-badge=cached]")).to_have_count(0)
+        watched.screenshot("chat-curated-and-review")
+        assert watched.errors == []
+    assert len(tutor.llm.chat_requests) == 2
+    with httpx.Client(base_url=tutor.url, headers=lecturer) as client:
+        [held] = client.get("/courses/course_tik_01/reviews").json()
+    assert held["comments"] == ["Halamannya salah."] and held["answer"] == ANSWER

@@ -55,11 +55,12 @@ async def test_a_configured_llamaindex_postprocessor_reorders_the_cited_chunks(
 async def test_every_stage_reports_its_lap(tutor: Tutor) -> None:
     tutor.llm.default = Reply.from_text(ANSWER)
     fresh = (await one_turn(tutor)).final["metadata"]["timings_ms"]
-    stages = ["context", "embed", "cache", "retrieval", "postprocess", "prompt"]
-    assert list(fresh)[:6] == stages
+    before = ["context", "embed", "scope", "curated", "cache"]
+    stages = [*before, "retrieval", "postprocess", "prompt"]
+    assert list(fresh)[:8] == stages
     assert {"llm_first_token", "llm_stream", "cache_store"} <= set(fresh)
     cached = (await one_turn(tutor, user="s2")).final["metadata"]["timings_ms"]
-    assert list(cached) == ["context", "embed", "cache"]
+    assert list(cached) == before
 
 
 async def test_whole_answers_are_framed_in_phrases_like_fresh_ones(tutor: Tutor) -> None:

@@ -8,13 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.conftest import SettingsFactory, Tutor
-from tests.integration.teaching.helpers import COURSE, http, one_turn
+from tests.integration.teaching.helpers import COURSE, cache_keys, http, one_turn
 from tests.support.client import ask, connect
 from tests.support.ingest import ingest_paths
 from tests.support.pdfs import make_pdf
 from tests.support.scripted_openai import Reply
+from tests.support.settings import REDIS_URL
 
 pytestmark = pytest.mark.integration
 
@@ -174,9 +176,6 @@ async def test_answers_are_flagged_when_their_material_changes(
         assert served["matched"]["id"] == answer["id"]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="wiring pending: the turn path does not call the curated matcher yet"
-)
 async def test_a_paraphrase_gets_the_curated_answer_over_the_socket(tutor: Tutor) -> None:
     body = {
         "question": CURATED_Q,
@@ -184,12 +183,54 @@ async def test_a_paraphrase_gets_the_curated_answer_over_the_socket(tutor: Tutor
         "references": [{"material_id": MATERIAL, "page": 1}],
     }
     with http(tutor) as lecturer:
-        assert lecturer.put(f"/courses/{COURSE}/answers", json=body).status_code == 201
+        created = lecturer.put(f"/courses/{COURSE}/answers", json=body)
+        assert created.status_code == 201
+        [reference] = created.json()["references"]
+        assert lecturer.put("/users/s8/profile", json={"level": "pemula"}).status_code == 200
     ws, _ = await connect(tutor.url, user_id="s8", course_id=COURSE)
     async with ws:
-        final = (await ask(ws, PARAPHRASE)).final
+        # personalization asked for: a lecturer's answer is still served as written
+        turn = await ask(ws, PARAPHRASE, use_personalization=True)
+    final = turn.final
     assert final["response_source"] == "curated" and final["response"] == CURATED_A, json.dumps(
         final
     )[:300]
-    assert final["sources"][0]["metadata"]["material_id"] == MATERIAL
-    assert tutor.llm.chat_requests == []
+    assert "".join(c["chunk"] for c in turn.chunks) == CURATED_A  # streamed like any answer
+    meta = final["metadata"]
+    assert (meta["source_type"], meta["response_type"]) == ("curated_answer", "curated_response")
+    assert final["cached"] is False and meta["personalized"] is False
+    assert meta["model_used"] is None and final["token_usage"]["total_tokens"] == 0
+    [source] = final["sources"]
+    cited = source["metadata"]
+    assert cited["material_id"] == MATERIAL and cited["course_id"] == COURSE
+    assert cited["page_number"] == 1 and cited["page_label"] == reference["page_label"]
+    assert cited["chunk_type"] == "curated_reference" and source["content"] == reference["excerpt"]
+    assert cited["vector_distance"] <= 0.03 and cited["filename"] == reference["filename"]
+    laps = meta["timings_ms"]
+    assert "curated" in laps and not {"cache", "retrieval", "llm_first_token"} & set(laps)
+    assert tutor.llm.chat_requests == [] and cache_keys(tutor) == []  # no LLM call, no cache entry
+
+    # the same question in another course: that course's own answer, never this curated one
+    tutor.llm.default = Reply.from_text("The material covers servers on page 2.")
+    other = await one_turn(tutor, CURATED_Q, user="s9", course="course_net_en_01")
+    assert other["response_source"] != "curated" and other["response"] != CURATED_A
+
+
+async def test_the_turn_goes_on_when_curated_answers_cannot_be_read(tutor: Tutor) -> None:
+    body = {"question": CURATED_Q, "answer": CURATED_A, "references": []}
+    with http(tutor) as lecturer:
+        assert lecturer.put(f"/courses/{COURSE}/answers", json=body).status_code == 201
+    broken = redis.Redis.from_url(REDIS_URL)
+    version_key = f"{tutor.settings.key_prefix}:curated:version:{COURSE}"
+    try:
+        broken.delete(version_key)
+        broken.rpush(version_key, "not a version")  # every read of it now fails (WRONGTYPE)
+        fresh = "Server virtual berjalan di atas hypervisor (hal. 11)."
+        tutor.llm.script(Reply.from_text(fresh))
+        final = await one_turn(tutor, PARAPHRASE, user="s10")
+        assert final["response_source"] == "rag" and final["response"] == fresh
+    finally:
+        broken.delete(version_key)
+        broken.close()
+    # readable again: served again
+    assert (await one_turn(tutor, PARAPHRASE, user="s11"))["response_source"] == "curated"

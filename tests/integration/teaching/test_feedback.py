@@ -161,10 +161,6 @@ async def test_downvote_holds_the_cached_answer_until_a_lecturer_reviews_it(tuto
     assert (await one_turn(tutor, QUESTION, user="s5"))["cached"] is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="wiring pending: the turn path does not yet record the cache entry key of a turn",
-)
 async def test_downvote_over_the_socket_of_a_cached_answer_holds_it(tutor: Tutor) -> None:
     tutor.llm.script(Reply.from_text(ANSWER))
     await one_turn(tutor, QUESTION, user="s1")
@@ -177,3 +173,31 @@ async def test_downvote_over_the_socket_of_a_cached_answer_holds_it(tutor: Tutor
         ack = await asyncio.wait_for(recv(ws), 10)
     assert ack["type"] == "feedback_ack" and ack["held_for_review"] is True
     assert cache_keys(tutor) == []
+
+
+async def test_a_downvote_holds_the_entry_a_personalized_or_fresh_answer_is_built_on(
+    tutor: Tutor,
+) -> None:
+    tutor.llm.script(Reply.from_text(ANSWER))
+    fresh = await one_turn(tutor, QUESTION, user="s1")  # its answer went into the cache
+    with http(tutor, "p1") as client:
+        assert client.put("/users/p1/profile", json={"level": "pemula"}).status_code == 200
+    tutor.llm.script(Reply.from_text("Versi untuk pemula (hal. 1)."))
+    personal = await one_turn(tutor, QUESTION, user="p1", use_personalization=True)
+    assert personal["cached"] is True and personal["metadata"]["personalized"] is True
+    # the rewrite is built on the cached entry: a downvote is about that content
+    with http(tutor, "p1") as student:
+        rated = student.post(
+            f"/turns/{personal['metadata']['turn_id']}/feedback", json={"rating": "down"}
+        )
+    assert rated.json()["held_for_review"] is True and cache_keys(tutor) == []
+    with http(tutor) as lecturer:
+        [item] = lecturer.get(f"/courses/{COURSE}/reviews").json()
+        assert lecturer.post(f"/courses/{COURSE}/reviews/{item['entry_id']}/restore").is_success
+    with http(tutor, "s1") as student:
+        rated = student.post(
+            f"/turns/{fresh['metadata']['turn_id']}/feedback", json={"rating": "down"}
+        )
+    assert rated.json()["held_for_review"] is True and cache_keys(tutor) == []
+    tutor.llm.script(Reply.from_text("Jawaban baru (hal. 2)."))
+    assert (await one_turn(tutor, QUESTION, user="s6"))["cached"] is False

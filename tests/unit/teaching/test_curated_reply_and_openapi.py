@@ -8,8 +8,9 @@ from pathlib import Path
 from app.db.curated_store import CuratedRecord
 from app.main import create_app
 from app.protocol.messages import Source
-from app.teaching.curated_reply import curated_reply
+from app.teaching.curated_reply import curated_answer
 from app.teaching.matcher import CuratedMatch, numbers_agree
+from app.ws.sources import to_sources
 from tests.support.settings import isolated_settings
 
 
@@ -29,9 +30,11 @@ def test_curated_reply_streams_the_lecturers_text_with_the_referenced_pages_as_s
         "page_label": "iv", "position": 2, "excerpt": "Jadwal tugas ...",
     }  # fmt: skip
     whole_material = {"material_id": "silabus", "filename": "silabus.pdf", "title": "Silabus"}
-    reply = curated_reply(CuratedMatch(record([ref, whole_material]), 0.0123))
-    assert reply.text == "Hari Jumat pukul 23.59 (lihat hal. iv)." and reply.answer_id == "a1"
-    first, second = reply.sources
+    answer = curated_answer(CuratedMatch(record([ref, whole_material]), 0.0123), 0.03)
+    assert answer.text == "Hari Jumat pukul 23.59 (lihat hal. iv)." and answer.source == "curated"
+    assert answer.threshold == 0.03 and answer.model is None and answer.usage == ()
+    assert not answer.grounded and not answer.personalizable  # never cached, never rewritten
+    first, second = to_sources(answer.nodes)  # the one node → wire mapping, as for any answer
     Source.model_validate(first.model_dump())
     meta = first.metadata
     assert (meta.material_id, meta.course_id, meta.filename, meta.page) == (
@@ -41,6 +44,7 @@ def test_curated_reply_streams_the_lecturers_text_with_the_referenced_pages_as_s
     assert meta.vector_distance == 0.0123 and meta.score == 0.9877
     assert meta.chunk_type == "curated_reference" and first.content == "Jadwal tugas ..."
     assert second.metadata.page == "" and second.metadata.page_number == 0
+    assert second.metadata.page_label == "" and second.metadata.title == "Silabus"
 
 
 def test_numbers_must_agree() -> None:

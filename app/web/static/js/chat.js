@@ -195,7 +195,7 @@ function sourceItem(source) {
   const pageNumber = meta.page_number || 1;
   const link = el('a', { href: state.client.pdfUrl(meta.course_id, meta.material_id, pageNumber), target: '_blank', rel: 'noopener' });
   link.append(meta.title || meta.filename);
-  link.setAttribute('aria-label', `${meta.title || meta.filename}, ${t('openPdf', { page: meta.page_label })}`);
+  link.setAttribute('aria-label', `${meta.title || meta.filename}, ${t('openPdf', { page: meta.page_label || pageNumber })}`);
   if (state.identity?.mode !== 'none') {
     // under authentication a plain link carries no identity: fetch with the bearer, open a blob
     link.addEventListener('click', async (event) => {
@@ -211,11 +211,16 @@ function sourceItem(source) {
     });
   }
   const snippet = source.content.length > 240 ? `${source.content.slice(0, 239)}…` : source.content;
+  // a lecturer's reference may name a whole material (no page); its pages were chosen, not ranked
+  const head = meta.page_label
+    ? [link, ' ', el('span', { class: 'page', dataset: { testid: 'source-page' } }, t('page', { label: meta.page_label }))]
+    : [link];
+  const curated = meta.chunk_type === 'curated_reference';
   return el(
     'li',
     { class: 'source', dataset: { testid: 'source' } },
-    el('div', { class: 'source-head' }, link, ' ', el('span', { class: 'page', dataset: { testid: 'source-page' } }, t('page', { label: meta.page_label }))),
-    el('div', { class: 'source-meta' }, meta.filename, ' · ', t('relevance', { pct: Math.round(meta.score * 100) })),
+    el('div', { class: 'source-head' }, ...head),
+    el('div', { class: 'source-meta' }, ...(curated ? [meta.filename] : [meta.filename, ' · ', t('relevance', { pct: Math.round(meta.score * 100) })])),
     el('p', { class: 'snippet' }, snippet), // text, never HTML: PDF text is untrusted
   );
 }
