@@ -163,7 +163,9 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
             repository, settings.history_turns, settings.database_timeout_seconds
         ),
         cache=answer_cache,
+        client=knowledge,
         extras=turn_extras(teaching),
+        stack=stack,
     )
     await _check_llm(settings, http)
     return Services(
