@@ -43,7 +43,8 @@ def pick(questions: Sequence[LabQuestion], not_covered: int, seed: int) -> list[
             if match is not None and len(chosen) < len(uncovered):
                 chosen.append(match)
                 answerable.remove(match)
-    return [*uncovered, *chosen]
+    # alternate the two groups, so a run stopped early still has both in equal numbers
+    return [q for pair in zip(uncovered, chosen, strict=False) for q in pair]
 
 
 async def run(url: str, questions: Sequence[LabQuestion], wait: float) -> list[dict[str, Any]]:

@@ -35,7 +35,7 @@ def connection_config(services: Services) -> ConnectionConfig:
     return ConnectionConfig(
         model_comprehensive=s.model_comprehensive,
         model_personalized=s.model_personalized,
-        rag_threshold=s.distance_threshold,
+        rag_threshold=s.chunk_cutoff,
         rag_top_k=s.rag_top_k,
         openai_temperature=s.openai_temperature,
         openai_max_tokens=s.openai_max_tokens,

@@ -67,6 +67,9 @@ class GroundingCheck:
     supported, or fewer than three words remain, the answer is "not covered".
     """
 
+    # a guided answer is hints and questions for the student, not claims about the material
+    claims_only = True
+
     def __init__(self, checker: GroundingChecker, mode: GroundingMode) -> None:
         self._checker = checker
         self._mode = mode

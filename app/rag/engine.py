@@ -285,6 +285,9 @@ class CourseQueryEngine:
             usage=(*retrieval.usage, synthesis.usage),
             generator=self._generator(prompt),
         )
+        guided = scope.answer_mode(material_ids(retrieval.nodes)) != "direct"
         for check in self._checks:
+            if guided and getattr(check, "claims_only", False):
+                continue  # the grounding check reads claims; a guided answer asks questions
             answer = await check.check(query, answer, language)
         yield answer
