@@ -51,7 +51,7 @@ class RefusalGate:
         translation: Translation | None = None,
     ) -> Verdict:
         index = None
-        if self._lexical is not None and scope.course_id is not None:
+        if self._lexical is not None and scope.course_id is not None and self._rule.lexical:
             index = await self._lexical.ready(scope.course_id)
         text, language = query.query_str, None
         if translation is not None:
