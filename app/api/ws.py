@@ -42,7 +42,7 @@ def connection_config(services: Services) -> ConnectionConfig:
         cache_enabled=s.cache_enabled,
         personalization_enabled=s.personalization_enabled,
         embedding_model=s.embedding_model_name,
-        hybrid_retrieval=s.rag_hybrid,
+        hybrid_retrieval=s.lexical_leg != "off",  # a lexical leg is fused with dense
         max_message_bytes=s.ws_max_message_bytes,
         idle_timeout_seconds=s.ws_idle_timeout_seconds,
     )
