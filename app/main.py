@@ -36,9 +36,9 @@ from app.api import (
 )
 from app.api.errors import protocol_error_handler
 from app.auth.abuse import AbuseLimits
+from app.auth.bind import check_bind
 from app.auth.build import build_authenticator
 from app.auth.redaction import redact_secrets_in_server_logs
-from app.auth.service import check_bind
 from app.core.config import Settings, get_settings
 from app.core.embeddings import build_embedding
 from app.core.knowledge import KnowledgeKeys, build_vector_store, chunk_schema

@@ -12,8 +12,8 @@ import os
 
 import uvicorn
 
+from app.auth.bind import InsecureBindError, check_bind
 from app.auth.redaction import redact_secrets_in_server_logs
-from app.auth.service import InsecureBindError, check_bind
 from app.core.config import Settings, get_settings
 from app.core.logging import configure_logging
 
