@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -18,9 +19,12 @@ from playwright.sync_api import Browser, Page, expect
 
 from app.services.prompt import ANSWER_SYSTEM
 from app.teaching.guided_prompt import guided_system_prompt
-from tests.conftest import reset_runtime_state
+from tests.conftest import SettingsFactory, reset_runtime_state
+from tests.support.auth import SECRET, mint
 from tests.support.browser import DESKTOP, PHONE, WatchedPage, watched_page
 from tests.support.client import ask, connect, recv
+from tests.support.ingest import ingest_paths
+from tests.support.pdfs import make_pdf
 from tests.support.scripted_openai import Reply, ScriptedOpenAI
 from tests.support.settings import REDIS_URL
 from tests.support.tutor import serve_tutor
@@ -348,3 +352,62 @@ def test_a_good_answer_becomes_a_curated_one(
         assert made["source_turn_id"] == turn_id and made["question"] == GOOD_Q
         assert [(r["material_id"], str(r["page"])) for r in made["references"]] == cited
         http.delete(f"/courses/{COURSE}/answers/{made['id']}")
+
+
+def _signed_in(token: str, user: str, role: str) -> str:
+    """What the page keeps for this tab after an LMS launch (identity.js), set before it loads."""
+    session = {"token": token, "userId": user, "role": role, "expiresAt": 4102444800000}
+    return f"sessionStorage.setItem('tutor.session', {json.dumps(json.dumps(session))});"
+
+
+def test_with_tokens_the_pages_use_the_bearer_and_flag_changed_material(
+    browser: Browser,
+    scripted_server: ScriptedOpenAI,
+    make_settings: SettingsFactory,
+    prefix: str,
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "kursus"
+    make_pdf(
+        folder / "modul.pdf", ["Server virtual berjalan di atas hypervisor. " * 8, "Dua. " * 8]
+    )
+    ingest_paths(make_settings(), "kursus", [folder])
+    with serve_tutor(
+        prefix, scripted_server, tmp_path, auth_mode="token", auth_jwt_secret=SECRET
+    ) as (url, _settings):
+        staff = mint("dosen-1", courses=["kursus"], role="staff")
+        body = {
+            "question": CURATED_Q,
+            "answer": CURATED_A,
+            "references": [{"material_id": "modul"}],
+        }
+        headers = {"Authorization": f"Bearer {staff}"}
+        assert httpx.put(f"{url}/courses/kursus/answers", json=body, headers=headers).is_success
+        make_pdf(folder / "modul.pdf", ["Isi baru modul. " * 8, "Halaman dua baru. " * 8])
+        ingest_paths(make_settings(), "kursus", [folder])  # the material changed under the answer
+
+        with watched_page(browser, PHONE, is_mobile=True, locale="en-US") as watched:
+            page = watched.page
+            page.add_init_script(_signed_in(staff, "dosen-1", "staff"))
+            page.goto(f"{url}/dashboard/curated")  # no user id anywhere: the bearer says who
+            expect(page.locator("body")).to_have_attribute("data-ready", "true")
+            item = page.get_by_test_id("curated-item")
+            expect(item).to_have_attribute("data-status", "needs_review")
+            expect(item.get_by_test_id("needs-review")).to_contain_text("'modul' was changed")
+            item.get_by_test_id("curated-reviewed").click()
+            expect(item).to_have_attribute("data-status", "active")
+            expect(item.get_by_test_id("needs-review")).to_have_count(0)
+            no_horizontal_scroll(page)
+            assert watched.errors == []
+        [answer] = httpx.get(f"{url}/courses/kursus/answers", headers=headers).json()
+        assert answer["status"] == "active" and answer["updated_by"] == "dosen-1"
+
+        student = mint("mhs-1", courses=["kursus"], role="student")
+        with watched_page(browser, DESKTOP, locale="en-US") as watched:
+            page = watched.page
+            page.add_init_script(_signed_in(student, "mhs-1", "student"))
+            page.goto(f"{url}/dashboard/reviews?course_id=kursus")
+            expect(page.get_by_test_id("status")).to_have_text(
+                "This dashboard is for lecturers and staff only."
+            )
+            expect(page.get_by_test_id("review-item")).to_have_count(0)
