@@ -142,6 +142,7 @@ def test_a_curated_answer_written_on_the_page_answers_a_paraphrase(
         )
         expect(page.get_by_test_id("status")).to_have_text("Saved.")
         no_horizontal_scroll(page)
+        watched.screenshot("curated-phone", full_page=True)
 
         final = run(turn(server, PARAPHRASE, "cur-student"))
         assert final["response_source"] == "curated" and final["response"] == CURATED_A
@@ -238,6 +239,7 @@ def test_the_review_queue_restores_a_held_answer(
         expect(item).to_have_count(1)
         expect(item.get_by_test_id("review-comment")).to_have_text("Comment: Halamannya salah")
         no_horizontal_scroll(page)
+        watched.screenshot("reviews-phone", full_page=True)
         # "Correct it" opens the curated form on the held answer, without saving anything
         item.get_by_test_id("review-correct").click()
         expect(page).to_have_url(re.compile(rf"/dashboard/curated\?course_id={COURSE}&"))
@@ -280,6 +282,7 @@ def test_settings_switch_guided_mode_for_the_next_turn(
             page.get_by_test_id("course-mode").select_option("guided")
             expect(effective).to_have_text("In effect now: guided")
             no_horizontal_scroll(page)
+            watched.screenshot("settings-phone", full_page=True)
             assert watched.errors == []
         llm.script(Reply.from_text("Petunjuk: baca bagian kapasitas.\nBaca: hal. 4"))
         run(turn(server, GUIDED_Q, "set-1"))
@@ -343,6 +346,7 @@ def test_a_good_answer_becomes_a_curated_one(
             for i in range(len(cited))
         ]
         assert shown == cited
+        watched.screenshot("curated-from-turn", full_page=True)
         page.get_by_test_id("curated-answer").fill(GOOD_A + " Baca juga hal. 2.")
         page.get_by_test_id("curated-save").click()
         expect(page.get_by_test_id("curated-item")).to_contain_text("Baca juga hal. 2.")
