@@ -132,6 +132,10 @@ def test_a_curated_answer_written_on_the_page_answers_a_paraphrase(
         page.get_by_test_id("curated-answer").fill(CURATED_A)
         page.get_by_test_id("curated-add-ref").click()
         page.get_by_test_id("ref-material").select_option(MATERIAL)
+        page.get_by_test_id("ref-page").fill("999")  # past the material's end: not sent
+        page.get_by_test_id("curated-save").click()
+        assert page.get_by_test_id("ref-page").evaluate("input => input.validity.rangeOverflow")
+        expect(page.get_by_test_id("curated-item")).to_have_count(0)
         page.get_by_test_id("ref-page").fill("1")
         page.get_by_test_id("curated-save").click()
         item = page.get_by_test_id("curated-item")

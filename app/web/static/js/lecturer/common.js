@@ -54,9 +54,9 @@ export function caller(client) {
   };
 }
 
-/** A message for a failed call: staff-only refusals get their own sentence. */
-export function failure(error) {
-  return error.status === 403 ? t('staffOnly') : t('loadFailed', { msg: error.message });
+/** A message for a failed call (`key`: loading or saving); staff-only refusals get their own. */
+export function failure(error, key = 'loadFailed') {
+  return error.status === 403 ? t('staffOnly') : t(key, { msg: error.message });
 }
 
 export function when(iso) {

@@ -30,6 +30,13 @@ export function curatedSection(ctx) {
     select.setAttribute('aria-label', t('material'));
     const page = el('input', { type: 'number', class: 'ref-page', min: '1', max: '100000', inputmode: 'numeric', value: ref.page ? String(ref.page) : '', dataset: { testid: 'ref-page' } });
     page.setAttribute('aria-label', t('pageNumber'));
+    // the browser refuses a page past the material's end before anything is sent
+    const limit = () => {
+      const pages = materials.find((m) => m.material_id === select.value)?.pages;
+      page.max = pages ? String(pages) : '100000';
+    };
+    select.addEventListener('change', limit);
+    limit();
     page.placeholder = t('wholeMaterial');
     const remove = el('button', { type: 'button', class: 'icon', text: '×', dataset: { testid: 'ref-remove' } });
     remove.setAttribute('aria-label', t('removeReference'));
@@ -75,7 +82,7 @@ export function curatedSection(ctx) {
       await loadAnswers();
       ctx.say(t('saved'));
     } catch (error) {
-      ctx.say(failure(error));
+      ctx.say(failure(error, 'saveFailed'));
     }
   }
 
@@ -113,7 +120,7 @@ export function curatedSection(ctx) {
         await loadAnswers();
         ctx.say(t('deleted'));
       } catch (error) {
-        ctx.say(failure(error));
+        ctx.say(failure(error, 'saveFailed'));
       }
     });
     const reviewed = review ? el('button', { type: 'button', class: 'primary', text: t('markReviewed'), dataset: { testid: 'curated-reviewed' } }) : null;
@@ -123,7 +130,7 @@ export function curatedSection(ctx) {
         await loadAnswers();
         ctx.say(t('saved'));
       } catch (error) {
-        ctx.say(failure(error));
+        ctx.say(failure(error, 'saveFailed'));
       }
     });
     const body = el('div', { class: 'answer' });

@@ -54,7 +54,6 @@ export function insightsSection(ctx) {
   function drawTopics(topics) {
     chart?.destroy();
     const canvas = $('chart-topics');
-    canvas.setAttribute('aria-label', topics.map((topic) => `${topic.label}: ${topic.questions}`).join('; ') || t('noData'));
     chart = new window.Chart(canvas, {
       type: 'bar',
       data: {

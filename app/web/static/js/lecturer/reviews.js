@@ -33,7 +33,7 @@ export function reviewsSection(ctx) {
       await api.load();
       ctx.say(restore ? t('restored') : t('discarded'));
     } catch (error) {
-      ctx.say(failure(error));
+      ctx.say(failure(error, 'saveFailed'));
     }
   }
 

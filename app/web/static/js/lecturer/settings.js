@@ -23,7 +23,7 @@ export function settingsSection(ctx) {
       render();
       ctx.say(t('saved'));
     } catch (error) {
-      ctx.say(failure(error));
+      ctx.say(failure(error, 'saveFailed'));
     }
   }
 
