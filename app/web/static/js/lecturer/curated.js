@@ -14,6 +14,7 @@ function short(text, limit = 300) {
 
 export function curatedSection(ctx) {
   let editing = {}; // {answerId} or {turnId} or {} (a new answer)
+  let titleKey = 'newCurated';
   let formCourse = null;
   let answers = [];
   let recent = [];
@@ -48,8 +49,9 @@ export function curatedSection(ctx) {
     return row;
   }
 
-  function fill({ question = '', answer = '', references = [], title = t('newCurated'), origin = '' }) {
-    $('curated-form-title').textContent = title;
+  function fill({ question = '', answer = '', references = [], title = 'newCurated', origin = '' }) {
+    titleKey = title;
+    $('curated-form-title').textContent = t(title);
     $('curated-origin').textContent = origin;
     $('curated-question').value = question;
     $('curated-answer').value = answer;
@@ -108,7 +110,7 @@ export function curatedSection(ctx) {
     const edit = el('button', { type: 'button', class: 'link', text: t('edit'), dataset: { testid: 'curated-edit' } });
     edit.addEventListener('click', () => {
       editing = { answerId: answer.id };
-      fill({ ...answer, title: t('editCurated') });
+      fill({ ...answer, title: 'editCurated' });
       focusForm();
     });
     const remove = el('button', { type: 'button', class: 'danger', text: t('delete'), dataset: { testid: 'curated-delete' } });
@@ -190,6 +192,7 @@ export function curatedSection(ctx) {
       renderRecent();
     },
     rerender() {
+      $('curated-form-title').textContent = t(titleKey);
       renderAnswers();
       renderRecent();
     },
@@ -203,7 +206,7 @@ export function curatedSection(ctx) {
         const ref = { material_id: meta.material_id, page: meta.page_number ?? meta.page ?? null };
         if (ref.material_id && !references.some((r) => r.material_id === ref.material_id && r.page === ref.page)) references.push(ref);
       }
-      fill({ question, answer, references: references.slice(0, 10), title: t('newCurated'), origin });
+      fill({ question, answer, references: references.slice(0, 10), origin });
       focusForm();
     },
   };
