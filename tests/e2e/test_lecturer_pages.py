@@ -220,7 +220,23 @@ def test_insights_list_a_not_covered_question_and_a_downvote_comment(
         markdown = page.get_by_test_id("digest-markdown").evaluate("a => a.href")
         assert "format=markdown" in markdown and OFF_TOPIC in page.request.get(markdown).text()
         watched.screenshot("insights")
-        assert watched.errors == []
+        assert "ins-1" not in page.content()  # students are counts only ...
+        expect(page.locator("#students-panel")).to_be_hidden()
+        try:
+            # ... unless the course opts in on its settings page (reached by keyboard)
+            page.get_by_test_id("nav-settings").focus()
+            page.keyboard.press("Enter")
+            expect(page.get_by_test_id("nav-settings")).to_have_attribute("aria-current", "page")
+            expect(page.locator("body")).to_have_attribute("data-ready", "true")
+            assert page.evaluate("document.activeElement.id") == "content"
+            page.get_by_test_id("show-students").check()
+            expect(page.get_by_test_id("status")).to_have_text("Saved.")
+            page.get_by_test_id("nav-insights").click()
+            expect(page.get_by_test_id("students")).to_contain_text("ins-1")
+            assert watched.errors == []
+        finally:
+            with lecturer(server) as http:
+                http.patch(f"/courses/{COURSE}/teaching-settings", json={"show_student_ids": False})
     with watched_page(browser, PHONE, is_mobile=True, locale="id-ID") as watched:
         page = open_section(watched, server, "insights")
         expect(page.get_by_test_id("gap")).to_contain_text(OFF_TOPIC)

@@ -112,6 +112,11 @@ export function insightsSection(ctx) {
       ...data.top_pages.map((page) => el('li', { dataset: { testid: 'top-page' } }, pageLink(ctx, page), ' ', el('span', { class: 'muted', text: t('citedTimes', { n: page.citations }) }))),
     );
     if (!data.top_pages.length) $('top-pages').append(emptyItem(t('noData')));
+    // per student only when the course opted in (the API sends null otherwise)
+    $('students-panel').hidden = !data.students;
+    const head = el('tr', {}, ...[t('student'), t('questions'), t('notCovered')].map((h) => el('th', { scope: 'col', text: h })));
+    const rows = (data.students ?? []).map((s) => el('tr', {}, el('td', { text: s.student }), el('td', { text: count(s.questions) }), el('td', { text: count(s.not_covered) })));
+    $('students').replaceChildren(el('thead', {}, head), el('tbody', {}, ...rows));
     if (data.truncated) ctx.say(t('truncated'));
   }
 
