@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.api import (
     auth,
     course_settings,
+    course_turns,
     courses,
     curated,
     feedback,
@@ -242,6 +243,7 @@ def create_app(settings: Settings) -> FastAPI:
         reviews.router,
         curated.router,
         insights.router,
+        course_turns.router,
         course_settings.router,
         courses.router,
         rooms.router,
