@@ -103,6 +103,45 @@ async def test_two_server_processes_share_status_limits_cache_and_the_database(
         reset_runtime_state(REDIS_URL, sample_index)
 
 
+async def test_an_answer_dropped_on_one_process_is_resumed_on_another(
+    sample_index: str, scripted_llm: ScriptedOpenAI, database: str, tmp_path: Path
+) -> None:
+    reset_runtime_state(REDIS_URL, sample_index)
+    tokens = [f" kata{i}" for i in range(150)]
+    scripted_llm.default = Reply(tokens=tokens, delay_s=0.03)  # ~4.5 s of answer
+    env = environment(sample_index, database, scripted_llm, CACHE_ENABLED="false")
+    try:
+        with serve_process(tmp_path / "a", env) as a, serve_process(tmp_path / "b", env) as b:
+            ws_a, _ = await connect(a.url, user_id="mover", course_id="course_tik_01")
+            await ws_a.send(json.dumps({"type": "chat_request", "query": DEFINITION}))
+            started = await recv(ws_a)
+            turn_id = started["metadata"]["turn_id"]
+            before = [await recv(ws_a) for _ in range(3)]
+            assert [f["chunk_index"] for f in before] == [1, 2, 3]
+            ws_a.transport.abort()  # gone without a close frame, mid-answer
+            ws_b, _ = await connect(b.url, user_id="mover", course_id="course_tik_01")
+            other, _ = await connect(b.url, user_id="someone-else", course_id="course_tik_01")
+            async with ws_b, other:
+                resume = {"type": "resume", "turn_id": turn_id, "last_chunk_index": 3}
+                await ws_b.send(json.dumps(resume))
+                after = [await recv(ws_b)]
+                while after[-1]["type"] == "chat_chunk":
+                    after.append(await recv(ws_b))
+                await other.send(json.dumps(resume))
+                refused = await recv(other)
+            final = after[-1]
+            assert final["type"] == "chat_response", final
+            assert final["metadata"]["turn_id"] == turn_id
+            indexes = [f["chunk_index"] for f in after[:-1]]
+            assert indexes == list(range(4, final["chunks_count"] + 1))
+            text = "".join(f["chunk"] for f in before + after[:-1])
+            assert text.strip() == final["response"] == "".join(tokens).strip()
+            assert refused["type"] == "error" and refused["error_code"] == "TURN_NOT_FOUND"
+            assert scripted_llm.cancelled == 0  # A kept answering after the drop
+    finally:
+        reset_runtime_state(REDIS_URL, sample_index)
+
+
 async def test_two_workers_in_one_process_merge_their_metrics(
     sample_index: str, scripted_llm: ScriptedOpenAI, database: str, tmp_path: Path
 ) -> None:
