@@ -201,7 +201,7 @@ class ChatSession:
                 await self.close(WS_1000_NORMAL, "idle timeout")
                 return
             if message["type"] == "websocket.disconnect":
-                self._dropped = _dropped(message)
+                self._dropped = dropped_without_close(message)
                 return
             text = message.get("text")
             if not isinstance(text, str):
@@ -480,7 +480,7 @@ class ChatSession:
         await services.recorder.record(record)
 
 
-def _dropped(message: MutableMapping[str, Any]) -> bool:
+def dropped_without_close(message: MutableMapping[str, Any]) -> bool:
     """Whether the socket went away without a close frame from the client.
 
     uvicorn's sans-I/O WebSocket reports a lost connection as 1005 with no ``reason`` key, while a
