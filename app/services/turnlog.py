@@ -86,8 +86,8 @@ class TurnLog:
             if not reply:
                 if time.monotonic() - quiet_since > self._window:
                     raise TurnGoneError
-                async with asyncio.timeout(self._timeout):
-                    if not await self._client.exists(key):
+                async with asyncio.timeout(self._timeout):  # gone: expired or cancelled
+                    if not await self._client.exists(self._owner_key(turn_id)):
                         raise TurnGoneError
                 continue
             quiet_since = time.monotonic()

@@ -141,6 +141,23 @@ async def test_a_dropped_answer_is_resumed_from_the_next_chunk_with_its_own_inde
     assert turn_row(tutor, turn_id) == ("completed", final["response"])
 
 
+async def test_an_answer_dropped_before_its_first_chunk_is_resumed_whole(tutor: Tutor) -> None:
+    tutor.llm.script(Reply(tokens=["Satu", " dua", " tiga."], delay_s=1.2))  # quiet > 1 s
+    ws, _ = await connect(tutor.url, user_id="early-drop", course_id="course_tik_01")
+    await ws.send(json.dumps({"type": "chat_request", "query": DEFINITION}))
+    started = await recv(ws)
+    drop(ws)
+    again, _ = await connect(tutor.url, user_id="early-drop", course_id="course_tik_01")
+    async with again:
+        resume = {"type": "resume", "turn_id": started["metadata"]["turn_id"]}
+        await again.send(json.dumps(resume))
+        frames = await read_to_end(again)
+    assert frames[-1]["type"] == "chat_response", frames[-1]
+    chunks = [f for f in frames if f["type"] == "chat_chunk"]
+    assert [c["chunk_index"] for c in chunks] == list(range(1, frames[-1]["chunks_count"] + 1))
+    assert "".join(c["chunk"] for c in chunks) == frames[-1]["response"] == "Satu dua tiga."
+
+
 async def test_resume_of_another_users_or_an_unknown_turn_gets_the_same_refusal(
     tutor: Tutor,
 ) -> None:
