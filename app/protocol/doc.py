@@ -152,7 +152,7 @@ Stopping and resuming (added; `/ws/status` lists `cancel` and `resume` in `added
 `chat_started.metadata.turn_id` names the answer. `cancel` stops the answer streaming on this
 connection within a second: it ends with a `chat_response` whose `metadata.cancelled` is `true`,
 `response` the text sent so far and `chunks_count` the chunks sent; the turn is recorded as
-cancelled and never cached. A `cancel` with no answer streaming is ignored (no frame), so one that
+cancelled, and its cut-off text is never cached. A `cancel` with no answer streaming is ignored (no frame), so one that
 crosses the `chat_response` on the wire is harmless. `disconnect`, or closing the socket with a
 close frame, still cancels the answer at once. A connection that drops without a close frame
 leaves its answer running for `RESUME_WINDOW_SECONDS` (default 60; 0 turns resume off and a drop
