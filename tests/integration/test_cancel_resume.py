@@ -181,6 +181,9 @@ async def test_resume_of_another_users_or_an_unknown_turn_gets_the_same_refusal(
             rest.append(await recv(owner))
         errors = [f["error_code"] for f in rest if f["type"] == "error"]
         assert errors == ["CHAT_IN_PROGRESS"]
+    async with httpx.AsyncClient(base_url=tutor.url) as http:
+        metrics = (await http.get("/metrics")).text
+    assert 'tutor_resumes_total{result="refused"} 2.0' in metrics
 
 
 @pytest.mark.parametrize(
