@@ -56,7 +56,9 @@ from app.services.cache import AnswerCache, build_semantic_cache, close_semantic
 from app.services.history import ConversationSource
 from app.services.llm import LlamaCppPromptCounter
 from app.services.presence import Presence
+from app.services.recent import RecentTurns
 from app.services.stats import TurnStats
+from app.services.turnlog import TurnLog
 from app.services.versions import VersionReader
 from app.state import Services
 from app.teaching.services import build_teaching
@@ -152,6 +154,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     teaching = build_teaching(
         settings, engine, knowledge, cache_redis, index, embedding, answer_cache, versions
     )
+    recent = RecentTurns(cache_redis, settings.key_prefix, settings.history_turns, timeout)
     chat = build_chat_service(
         settings,
         embedding=embedding,
@@ -161,7 +164,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         counter=counter,
         versions=versions,
         conversations=ConversationSource(
-            repository, settings.history_turns, settings.database_timeout_seconds
+            repository, settings.history_turns, settings.database_timeout_seconds, recent
         ),
         cache=answer_cache,
         extras=turn_extras(teaching),
@@ -182,6 +185,10 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         metrics=metrics,
         auth=await build_authenticator(settings, cache_redis, http),
         teaching=teaching,
+        recent=recent,
+        turn_log=TurnLog(cache_redis, settings.key_prefix, settings.resume_window_seconds, timeout)
+        if settings.resume_window_seconds > 0
+        else None,
     )
 
 
