@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.api import (
     auth,
     course_settings,
+    course_turns,
     courses,
     curated,
     feedback,
@@ -36,9 +37,9 @@ from app.api import (
 )
 from app.api.errors import protocol_error_handler
 from app.auth.abuse import AbuseLimits
+from app.auth.bind import check_bind
 from app.auth.build import build_authenticator
 from app.auth.redaction import redact_secrets_in_server_logs
-from app.auth.service import check_bind
 from app.core.config import Settings, get_settings
 from app.core.embeddings import build_embedding
 from app.core.knowledge import KnowledgeKeys, build_vector_store, chunk_schema
@@ -55,7 +56,9 @@ from app.services.cache import AnswerCache, build_semantic_cache, close_semantic
 from app.services.history import ConversationSource
 from app.services.llm import LlamaCppPromptCounter
 from app.services.presence import Presence
+from app.services.recent import RecentTurns
 from app.services.stats import TurnStats
+from app.services.turnlog import TurnLog
 from app.services.versions import VersionReader
 from app.state import Services
 from app.teaching.services import build_teaching
@@ -151,6 +154,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     teaching = build_teaching(
         settings, engine, knowledge, cache_redis, index, embedding, answer_cache, versions
     )
+    recent = RecentTurns(cache_redis, settings.key_prefix, settings.history_turns, timeout)
     chat = build_chat_service(
         settings,
         embedding=embedding,
@@ -160,7 +164,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         counter=counter,
         versions=versions,
         conversations=ConversationSource(
-            repository, settings.history_turns, settings.database_timeout_seconds
+            repository, settings.history_turns, settings.database_timeout_seconds, recent
         ),
         cache=answer_cache,
         client=knowledge,
@@ -183,6 +187,10 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
         metrics=metrics,
         auth=await build_authenticator(settings, cache_redis, http),
         teaching=teaching,
+        recent=recent,
+        turn_log=TurnLog(cache_redis, settings.key_prefix, settings.resume_window_seconds, timeout)
+        if settings.resume_window_seconds > 0
+        else None,
     )
 
 
@@ -244,6 +252,7 @@ def create_app(settings: Settings) -> FastAPI:
         reviews.router,
         curated.router,
         insights.router,
+        course_turns.router,
         course_settings.router,
         courses.router,
         rooms.router,

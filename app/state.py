@@ -20,7 +20,9 @@ from app.lifecycle import Lifecycle
 from app.observability.metrics import Metrics
 from app.services.chat import ChatService
 from app.services.presence import Presence
+from app.services.recent import RecentTurns
 from app.services.stats import TurnStats
+from app.services.turnlog import TurnLog
 from app.services.versions import VersionReader
 from app.teaching.services import TeachingServices
 
@@ -72,6 +74,8 @@ class Services:
     auth: Authenticator
     teaching: TeachingServices | None = None  # feedback, curated answers, insights, modes
     metrics: Metrics | None = None
+    recent: RecentTurns | None = None  # a room's latest turns, before they reach the database
+    turn_log: TurnLog | None = None  # answers' frames for `resume` (None: RESUME_WINDOW_SECONDS=0)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
     started_at: float = field(default_factory=time.time)

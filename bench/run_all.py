@@ -24,6 +24,7 @@ from bench import (
     llm_transport,
     local_llm,
     ocr_scan,
+    resume_overhead,
     server_rss,
     streaming_overhead,
     teaching_turn,
@@ -42,6 +43,7 @@ BENCHMARKS: dict[str, Runner] = {
     llm_transport.NAME: llm_transport.run,
     concurrency.NAME: concurrency.run,
     teaching_turn.NAME: teaching_turn.run,
+    resume_overhead.NAME: resume_overhead.run,
 }
 
 

@@ -122,6 +122,8 @@ def reset_runtime_state(url: str, prefix: str) -> None:
             f"{prefix}:review:*",
             f"{prefix}:teaching:runtime:*",
             f"{prefix}:digest:*",
+            f"{prefix}:room:*",
+            f"{prefix}:turn:*",
         ):
             keys = list(client.scan_iter(match=pattern, count=1000))
             if keys:

@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from app.api.deps import OptionalPrincipalDep, ServicesDep
 from app.auth.principal import Principal
+from app.protocol.messages import ADDED_CLIENT_TYPES
 from app.protocol.status import PerformanceStats, StatusResponse, SupportedFeatures
 from app.state import Services
 
@@ -33,6 +34,10 @@ async def ws_status(services: ServicesDep, principal: OptionalPrincipalDep) -> S
         connected_users=presence.users if _sees_users(services, principal) else [],
         server_time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         uptime=int(time.time() - services.started_at),
+        # `resume` only where answers are kept for it (RESUME_WINDOW_SECONDS > 0)
+        added_message_types=[
+            t for t in ADDED_CLIENT_TYPES if t != "resume" or services.turn_log is not None
+        ],
         supported_features=SupportedFeatures(
             cache_integration=s.cache_enabled, personalization=s.personalization_enabled
         ),

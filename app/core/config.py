@@ -175,6 +175,9 @@ class Settings(BaseSettings):
     rate_limit_requests: int = Field(20, ge=0)
     rate_limit_window_seconds: int = Field(60, ge=1)
     presence_heartbeat_seconds: float = Field(15.0, gt=0)
+    # An answer whose socket dropped without a close frame keeps running this long, its frames
+    # kept in Redis for a `resume` from any worker (0: no resume; a drop cancels the answer).
+    resume_window_seconds: float = Field(60.0, ge=0, le=3600)
 
     # --- Identity and access (docs/security.md) --------------------------------------------------
     # none: the claimed user_id, for a laptop (loopback only unless AUTH_ALLOW_INSECURE=true);

@@ -69,6 +69,7 @@ class StudentProfile(BaseModel):
 class PastTurn(BaseModel):
     """One earlier exchange of a chatroom, as the history prompt needs it."""
 
+    id: str | None = None  # the turn id (to merge the database's turns with the recent ones)
     query: str
     answer: str
     created_at: UtcDatetime

@@ -104,7 +104,7 @@ class ChatRepository:
         if chatroom_id is None or limit <= 0:
             return []
         statement = (
-            select(TURNS.c.query, TURNS.c.answer, TURNS.c.created_at)
+            select(TURNS.c.id, TURNS.c.query, TURNS.c.answer, TURNS.c.created_at)
             .join(ROOMS, TURNS.c.chatroom_pk == ROOMS.c.id)
             .where(
                 ROOMS.c.user_id == user_id,

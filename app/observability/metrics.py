@@ -64,6 +64,12 @@ class Metrics:
         self.errors = Counter(
             "tutor_errors", "Error frames sent, by error code.", ["code"], registry=r
         )
+        self.resumes = Counter(
+            "tutor_resumes",
+            "`resume` requests by result (followed, refused).",
+            ["result"],
+            registry=r,
+        )
         self.cache_lookups = Counter(
             "tutor_cache_lookups", "Semantic cache lookups by result (hit, miss, error).",
             ["result"], registry=r,

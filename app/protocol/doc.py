@@ -26,6 +26,8 @@ PROTOCOL_FIELDS: dict[type[BaseModel], set[str]] = {
     m.Ping: {"type"},
     m.Disconnect: {"type"},
     m.Feedback: set(),
+    m.Cancel: set(),
+    m.Resume: set(),
     m.ConnectionMessage: {"type", "status", "user_id", "course_id", "timestamp", "message", "config"},
     m.ConnectionConfig: {
         "model_comprehensive", "model_personalized", "rag_threshold", "rag_top_k",
@@ -88,10 +90,14 @@ NOTES: dict[tuple[type[BaseModel], str], str] = {
     (m.FeedbackAck, "held_for_review"): "a downvoted answer that came from, or went into, the semantic cache was taken out of it until a lecturer reviews it",
     (m.ResponseMetadata, "source"): "`curated` (added): a lecturer's curated answer matched the question",
     (m.ResponseMetadata, "rag_threshold_used"): "for `curated` answers: the curated-question distance cut",
+    (m.ChatStartedMetadata, "turn_id"): "this answer's id (the same as `chat_response.metadata.turn_id`): what `resume` and `feedback` name",
+    (m.ResponseMetadata, "cancelled"): "`true` when the client's `cancel` stopped the answer: `response` is the text sent so far, `chunks_count` the chunks sent, `sources` empty",
+    (m.Resume, "turn_id"): "`chat_started.metadata.turn_id` of one of the user's own answers",
+    (m.Resume, "last_chunk_index"): "the last `chunk_index` received (0: none); chunks after it are sent again with their own indexes",
 }  # fmt: skip
 
 SECTIONS: list[tuple[str, list[type[BaseModel]]]] = [
-    ("Client → server", [m.ChatRequest, m.Ping, m.Disconnect, m.Feedback]),
+    ("Client → server", [m.ChatRequest, m.Ping, m.Disconnect, m.Feedback, m.Cancel, m.Resume]),
     ("Server → client", [m.ConnectionMessage, m.ConnectionConfig, m.ChatStarted, m.ChatStartedMetadata,
                          m.ChatChunk, m.ChatResponse, m.Source, m.SourceMetadata, m.TokenUsage,
                          m.ModelPricing, m.UsageItem, m.ResponseMetadata, m.Pong, m.ErrorMessage,
@@ -152,6 +158,21 @@ material that is not part of the connection's course is ignored); a
 `feedback` frame rates one of the user's own answers (`up` or `down`, optional comment) and is
 answered with `feedback_ack` — or with `TURN_NOT_FOUND` when the turn is not one of the user's
 answers. `HTTP POST /turns/{turn_id}/feedback` does the same for pages without a socket.
+
+Stopping and resuming (added; `/ws/status` lists `cancel` and `resume` in `added_message_types`).
+`chat_started.metadata.turn_id` names the answer. `cancel` stops the answer streaming on this
+connection within a second: it ends with a `chat_response` whose `metadata.cancelled` is `true`,
+`response` the text sent so far and `chunks_count` the chunks sent; the turn is recorded as
+cancelled, and its cut-off text is never cached. A `cancel` with no answer streaming is ignored (no frame), so one that
+crosses the `chat_response` on the wire is harmless. `disconnect`, or closing the socket with a
+close frame, still cancels the answer at once. A connection that drops without a close frame
+leaves its answer running for `RESUME_WINDOW_SECONDS` (default 60; 0 turns resume off and a drop
+cancels): reconnect — to any server of the deployment — and send `resume` with the `turn_id` and
+the last `chunk_index` received to get the remaining chunks, with their original indexes, and
+then the final `chat_response` (or `error`), live while the answer is still being written. A turn
+that is unknown, expired, cancelled or not the user's own gets `TURN_NOT_FOUND` — the same answer
+in every case; a `resume` while an answer streams on the connection gets `CHAT_IN_PROGRESS`; a
+malformed one `INVALID_REQUEST`. A `cancel` sent while following a resumed answer is ignored.
 """
 
 
@@ -172,7 +193,7 @@ def _type_name(annotation: Any) -> str:
     return "string" if name in ("str", "ErrorCode") else name
 
 
-CLIENT_MODELS = {m.ChatRequest, m.Ping, m.Disconnect, m.Feedback}
+CLIENT_MODELS = {m.ChatRequest, m.Ping, m.Disconnect, m.Feedback, m.Cancel, m.Resume}
 
 
 def _table(model: type[BaseModel]) -> list[str]:

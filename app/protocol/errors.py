@@ -58,7 +58,7 @@ _SPECS: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.INVALID_MESSAGE_TYPE: ErrorSpec(
         True,
         "Unsupported message type.",
-        "Send one of: chat_request, ping, disconnect (or feedback).",
+        "Send one of: chat_request, ping, disconnect (or feedback, cancel, resume).",
     ),
     ErrorCode.JSON_PARSE_ERROR: ErrorSpec(
         True,
@@ -122,8 +122,8 @@ _SPECS: dict[ErrorCode, ErrorSpec] = {
     ),
     ErrorCode.TURN_NOT_FOUND: ErrorSpec(
         True,
-        "None of your answers has this turn_id.",
-        "Rate only your own answers, with the turn_id from their chat_response metadata.",
+        "None of your answers has this turn_id (or it can no longer be resumed).",
+        "Rate or resume only your own answers, with their turn_id; ask again if a resume fails.",
     ),
     ErrorCode.INTERNAL_ERROR: ErrorSpec(
         True,

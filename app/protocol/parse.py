@@ -13,10 +13,9 @@ from app.protocol.messages import (
     CLIENT_MESSAGE,
     CLIENT_TYPES,
     MAX_QUERY_CHARS,
+    AnyClientMessage,
     ChatRequest,
-    Disconnect,
     Feedback,
-    Ping,
 )
 
 ACCEPTED_TYPES = CLIENT_TYPES + ADDED_CLIENT_TYPES
@@ -45,7 +44,7 @@ def _text_error(name: str, value: str) -> ProtocolError | None:
     return None
 
 
-def parse_client_message(raw: str) -> ChatRequest | Ping | Disconnect | Feedback:
+def parse_client_message(raw: str) -> AnyClientMessage:
     try:
         data: Any = json.loads(raw)
     except (json.JSONDecodeError, RecursionError) as exc:

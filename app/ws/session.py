@@ -1,10 +1,13 @@
 """One WebSocket connection: reading and answering run side by side.
 
 The read loop never waits for an answer to finish, so a ``ping`` mid-answer gets its ``pong`` and
-``disconnect`` cancels the LLM call at once. At most one answer streams per connection; a second
+``disconnect`` (or a clean close) cancels the LLM call at once, while ``cancel`` stops the answer
+with a final ``chat_response``. At most one answer streams per connection; a second
 ``chat_request`` meanwhile gets ``CHAT_IN_PROGRESS`` (the client resends after ``chat_response``).
-Whatever happens to a turn — done, failed, cancelled — it is recorded, from a background task that
-outlives the connection.
+A socket that drops without a close frame leaves its answer running, detached, into the turn's log
+for up to ``RESUME_WINDOW_SECONDS``, so a ``resume`` on any worker continues it. Whatever happens
+to a turn — done, failed, cancelled — it is recorded, from a background task that outlives the
+connection.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from app.observability.logs import CONNECTION_ID, TURN_ID
 from app.observability.turns import observe_turn
 from app.protocol.errors import ErrorCode, ProtocolError
 from app.protocol.messages import (
+    Cancel,
     ChatRequest,
     ChatStarted,
     ChatStartedMetadata,
@@ -37,13 +41,22 @@ from app.protocol.messages import (
     ErrorMessage,
     Feedback,
     Pong,
+    Resume,
 )
 from app.protocol.parse import parse_client_message
-from app.services.turn import TurnRequest
+from app.services.turn import TurnRequest, TurnResult
 from app.state import Services
 from app.teaching.feedback import feedback_frame
+from app.ws.resume import follow_turn
+from app.ws.sink import ClientGoneError, TurnSink
 from app.ws.sources import to_sources
-from app.ws.stream import PhraseBuffer, StreamState, build_response, stream_events
+from app.ws.stream import (
+    PhraseBuffer,
+    StreamState,
+    build_cancelled,
+    build_response,
+    stream_events,
+)
 
 log = logging.getLogger(__name__)
 # RedisVL reports a failed search (e.g. an index that is gone) as its own RedisSearchError.
@@ -51,11 +64,10 @@ BACKING_ERRORS = (aioredis.RedisError, RedisSearchError, OSError, TimeoutError)
 WS_1000_NORMAL = 1000
 WS_1008_POLICY_VIOLATION = 1008
 WS_1011_INTERNAL_ERROR = 1011
+# closed without a close frame from the client: dropped (1006), or this server is stopping (1012)
+WS_DROPPED = (1006, 1012)
+WS_1005_NO_STATUS = 1005
 RECORD_WAIT_S = 5.0  # feedback right after chat_response waits for the turn's record
-
-
-class ClientGoneError(Exception):
-    """The client closed the socket; what is in flight for it is cancelled, not failed."""
 
 
 class ChatSession:
@@ -76,17 +88,23 @@ class ChatSession:
         self._client_ip = client_ip
         self._id = uuid.uuid4().hex[:12]
         self._send_lock = asyncio.Lock()
-        self._turn: asyncio.Task[None] | None = None
+        self._turn: asyncio.Task[None] | None = None  # an answer, or a resumed one followed
+        self._sink: TurnSink | None = None  # the running answer's (None while following)
+        self._streaming: asyncio.Task[object] | None = None  # its text, stopped by `cancel`
+        self._dropped = False  # the socket went away without a close frame
         self._last_activity = time.monotonic()
 
     # --- sending ---------------------------------------------------------------------------------
     async def send(self, message: BaseModel) -> None:
         """Send one frame; a socket that went away raises :class:`ClientGoneError`."""
+        await self._send_text(message.model_dump_json())
+
+    async def _send_text(self, text: str) -> None:
         if self._ws.application_state is not WebSocketState.CONNECTED:
             raise ClientGoneError
         async with self._send_lock:
             try:
-                await self._ws.send_text(message.model_dump_json())
+                await self._ws.send_text(text)
             except (WebSocketDisconnect, RuntimeError, OSError) as exc:
                 raise ClientGoneError from exc
 
@@ -118,10 +136,15 @@ class ChatSession:
         try:
             await self.send(connection)
             await self._read_loop()
-        except (WebSocketDisconnect, ClientGoneError):
-            pass
+        except WebSocketDisconnect as exc:
+            self._dropped = exc.code in WS_DROPPED
+        except ClientGoneError:
+            self._dropped = True
         finally:
-            await self._cancel_turn()
+            if self._dropped and self._sink is not None and self._sink.resumable and self._busy():
+                self._detach_turn()
+            else:
+                await self._cancel_turn()
             if metrics is not None:
                 metrics.ws_connections.dec()
             with contextlib.suppress(*BACKING_ERRORS):
@@ -133,6 +156,22 @@ class ChatSession:
             self._turn.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._turn
+
+    def _detach_turn(self) -> None:
+        """Let the answer run on into its log, for a resume elsewhere, for at most the window."""
+        assert self._turn is not None and self._sink is not None
+        self._sink.detach()
+        turn, window = self._turn, self._settings.resume_window_seconds
+        self._turn = None
+
+        async def run_detached() -> None:
+            done, _ = await asyncio.wait({turn}, timeout=window)
+            if not done:
+                turn.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await turn
+
+        self._services.background.spawn(run_detached(), f"detached-{turn.get_name()}")
 
     def _busy(self) -> bool:
         return self._turn is not None and not self._turn.done()
@@ -162,6 +201,7 @@ class ChatSession:
                 await self.close(WS_1000_NORMAL, "idle timeout")
                 return
             if message["type"] == "websocket.disconnect":
+                self._dropped = dropped_without_close(message)
                 return
             text = message.get("text")
             if not isinstance(text, str):
@@ -189,6 +229,13 @@ class ChatSession:
                     return
                 if allowed:
                     await self._start_turn(request)
+            elif isinstance(request, Cancel):
+                # nothing streaming (or it just finished): a cancel crossing its chat_response
+                # on the wire is ignored, no frame
+                if self._streaming is not None and not self._streaming.done():
+                    self._streaming.cancel()
+            elif isinstance(request, Resume):
+                await self._resume(request)
             elif isinstance(request, Feedback):
                 await self._feedback(request)
             else:
@@ -246,9 +293,39 @@ class ChatSession:
             material_id=request.material_id,
             page=request.page,
         )
-        self._turn = asyncio.create_task(self._run_turn(turn), name=f"turn-{turn.turn_id}")
+        turn_log = self._services.turn_log
+        writer = turn_log.writer(turn.turn_id, turn.user_id) if turn_log is not None else None
+        self._sink = TurnSink(self._send_text, writer)
+        self._turn = asyncio.create_task(
+            self._run_turn(turn, self._sink), name=f"turn-{turn.turn_id}"
+        )
 
-    async def _run_turn(self, turn: TurnRequest) -> None:
+    async def _resume(self, request: Resume) -> None:
+        if self._busy():
+            await self.send_error(ErrorCode.CHAT_IN_PROGRESS)
+            return
+        turn_log = self._services.turn_log
+        try:
+            owner = await turn_log.owner(request.turn_id) if turn_log is not None else None
+        except BACKING_ERRORS:
+            await self.send_error(ErrorCode.SERVICE_UNAVAILABLE)
+            return
+        metrics = self._services.metrics
+        # someone else's turn and an unknown or expired one get the same answer
+        if turn_log is None or owner != self._user_id:
+            if metrics is not None:
+                metrics.resumes.labels(result="refused").inc()
+            await self.send_error(ErrorCode.TURN_NOT_FOUND)
+            return
+        if metrics is not None:
+            metrics.resumes.labels(result="followed").inc()
+        self._sink = None
+        self._turn = asyncio.create_task(
+            follow_turn(turn_log, request, self._send_text, self.send_error),
+            name=f"resume-{request.turn_id}",
+        )
+
+    async def _run_turn(self, turn: TurnRequest, sink: TurnSink) -> None:
         started = time.perf_counter()
         created = datetime.now(UTC)
         state = StreamState()
@@ -262,20 +339,23 @@ class ChatSession:
                 chatroom_id=turn.chatroom_id,
                 use_personalization=turn.use_personalization,
                 cache_check="initiated" if cache_on else "disabled",
+                turn_id=turn.turn_id,
             ),
-        )
-        buffer = PhraseBuffer(
-            self._settings.stream_flush_interval_ms / 1000, self._settings.stream_min_chunk_chars
         )
         TURN_ID.set(turn.turn_id)
         try:
-            await self.send(started_frame)
+            await sink.send(started_frame)
             with contextlib.suppress(*BACKING_ERRORS):
                 await services.presence.chat_started(turn.turn_id)
-            result = await stream_events(services.chat.answer(turn), self.send, buffer, state)
+            result = await self._stream_answer(turn, sink, state)
             latency = (time.perf_counter() - started) * 1000
-            await self.send(build_response(self._settings, turn, result, state.chunks, latency))
-            status = "completed"
+            if result is None:
+                status = "cancelled"
+                await sink.send(build_cancelled(self._settings, turn, state, latency))
+            else:
+                await self._remember(turn, result.response, created)
+                await sink.send(build_response(self._settings, turn, result, state.chunks, latency))
+                status = "completed"
         except asyncio.CancelledError:
             status = "cancelled"
             raise
@@ -283,16 +363,18 @@ class ChatSession:
             status = "cancelled"
         except ProtocolError as exc:
             error_code = exc.code
-            await self.send_error(exc.code, exc.message)
+            await self._send_turn_error(sink, exc.code, exc.message)
         except BACKING_ERRORS:
             log.warning("turn %s: a backing service failed", turn.turn_id, exc_info=True)
             error_code = ErrorCode.SERVICE_UNAVAILABLE
-            await self.send_error(error_code)
+            await self._send_turn_error(sink, error_code)
         except Exception:
             log.exception("turn %s failed", turn.turn_id)
             error_code = ErrorCode.INTERNAL_ERROR
-            await self.send_error(error_code)
+            await self._send_turn_error(sink, error_code)
         finally:
+            if sink.resumable:  # the log's last writes finish on their own; the turn is over
+                services.background.spawn(sink.close(), f"log-{turn.turn_id}")
             latency = (time.perf_counter() - started) * 1000
             record = self._record(turn, state, status, error_code, latency, created)
             if state.first_chunk_at is not None:
@@ -300,6 +382,49 @@ class ChatSession:
             if services.metrics is not None:
                 observe_turn(services.metrics, record, state)
             services.background.spawn(self._finish(turn.turn_id, record), f"record-{turn.turn_id}")
+
+    async def _stream_answer(
+        self, turn: TurnRequest, sink: TurnSink, state: StreamState
+    ) -> TurnResult | None:
+        """The answer's text as chunks, then its result; None if the client's ``cancel`` stopped
+        it (a cancel of the whole turn, by a clean close, propagates)."""
+        buffer = PhraseBuffer(
+            self._settings.stream_flush_interval_ms / 1000, self._settings.stream_min_chunk_chars
+        )
+        events = self._services.chat.answer(turn)
+        self._streaming = streaming = asyncio.create_task(
+            stream_events(events, sink.send, buffer, state), name=f"text-{turn.turn_id}"
+        )
+        try:
+            return await streaming
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            return None
+        finally:
+            self._streaming = None
+
+    async def _send_turn_error(
+        self, sink: TurnSink, code: ErrorCode, message: str | None = None
+    ) -> None:
+        if self._services.metrics is not None:
+            self._services.metrics.errors.labels(code=code.value).inc()
+        with contextlib.suppress(ClientGoneError):
+            await sink.send(ErrorMessage.of(code, message))
+
+    async def _remember(self, turn: TurnRequest, answer: str, created: datetime) -> None:
+        """The room's history gets this turn before its answer is out: a follow-up asked at once
+        (on any worker) sees it, though its record reaches the database only later."""
+        recent = self._services.recent
+        if recent is None:
+            return
+        try:
+            await recent.remember(
+                turn.user_id, turn.chatroom_id, turn.turn_id, turn.query, answer, created
+            )
+        except BACKING_ERRORS:
+            log.warning("turn %s not kept as recent history", turn.turn_id)
 
     def _record(
         self,
@@ -353,3 +478,14 @@ class ChatSession:
         except BACKING_ERRORS:
             log.warning("token budget not charged for turn %s", turn_id)
         await services.recorder.record(record)
+
+
+def dropped_without_close(message: MutableMapping[str, Any]) -> bool:
+    """Whether the socket went away without a close frame from the client.
+
+    uvicorn's sans-I/O WebSocket reports a lost connection as 1005 with no ``reason`` key, while a
+    close frame's disconnect always carries one (maybe empty) — also a close frame without a
+    status code, which is 1005 as well.
+    """
+    code = message.get("code")
+    return code in WS_DROPPED or (code == WS_1005_NO_STATUS and "reason" not in message)

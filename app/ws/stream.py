@@ -168,3 +168,36 @@ def build_response(
         response_source=source,
         chunks_count=chunks_count,
     )
+
+
+def build_cancelled(
+    settings: Settings, req: TurnRequest, state: StreamState, latency_ms: float
+) -> ChatResponse:
+    """The final frame of an answer the client stopped with ``cancel``: the text sent so far.
+
+    Nothing is known yet of its sources or usage (the LLM call was cut off), so they are empty.
+    """
+    return ChatResponse(
+        response=state.text,
+        sources=[],
+        cached=False,
+        token_usage=token_usage(settings, [], None),
+        latency_ms=round(latency_ms, 1),
+        metadata=ResponseMetadata(
+            source="rag",
+            source_type=SOURCE_TYPES["rag"],
+            response_type=RESPONSE_TYPES["rag"],
+            model_used=None,
+            personalized=False,
+            course_id=req.course_id,
+            cost_usd=0.0,
+            rag_threshold_used=settings.distance_threshold,
+            documents_retrieved=0,
+            documents_used=0,
+            chatroom_id=req.chatroom_id,
+            turn_id=req.turn_id,
+            cancelled=True,
+        ),
+        response_source="rag",
+        chunks_count=state.chunks,
+    )

@@ -70,7 +70,12 @@ async def test_cancel_then_ask_again_and_reconnect_after_idle_close(
             seen.append(event)
             if isinstance(event, ChatChunk):
                 await client.cancel()
-        assert not any(isinstance(e, ChatResponse) for e in seen)  # stopped before the end
+        final = seen[-1]  # the server's cancel: the answer ends with its chat_response
+        chunks = [e for e in seen if isinstance(e, ChatChunk)]
+        assert isinstance(final, ChatResponse) and final.metadata.cancelled is True
+        assert final.chunks_count == len(chunks)
+        assert final.response == "".join(c.chunk for c in chunks)
+        assert len(final.response.split()) < 50  # stopped before the end
         again = [e async for e in client.ask("Apa saja komponen infrastruktur TI?")]
         assert isinstance(again[-1], ChatResponse) and again[-1].response == ANSWER
         # the server closes an idle socket; the next question reconnects by itself
@@ -80,6 +85,28 @@ async def test_cancel_then_ask_again_and_reconnect_after_idle_close(
         assert isinstance(third[-1], ChatResponse)
     finally:
         await client.close()
+
+
+async def test_an_answer_survives_a_dropped_connection(tutor: Tutor) -> None:
+    words = " ".join(f"kata{i}" for i in range(80))
+    tutor.llm.script(Reply.from_text(words, delay_s=0.03))
+    client = TutorClient(tutor.url, user_id="py-resume", course_id="course_tik_01")
+    try:
+        assert await client.supports("resume") and await client.supports("cancel")
+        events: list[object] = []
+        async for event in client.ask("Apa itu manajemen infrastruktur TI?"):
+            events.append(event)
+            if isinstance(event, ChatChunk) and event.chunk_index == 2:
+                assert client._ws is not None
+                client._ws.transport.abort()  # the network goes away mid-answer
+    finally:
+        await client.close()
+    final = events[-1]
+    chunks = [e for e in events if isinstance(e, ChatChunk)]
+    assert isinstance(final, ChatResponse) and final.metadata.cancelled is False
+    assert [c.chunk_index for c in chunks] == list(range(1, final.chunks_count + 1))
+    assert "".join(c.chunk for c in chunks).strip() == final.response == words
+    assert len([e for e in events if isinstance(e, ChatStarted)]) == 1
 
 
 async def test_refusals_and_unreachable_servers(tutor: Tutor) -> None:

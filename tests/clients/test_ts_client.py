@@ -23,6 +23,9 @@ def test_typescript_client_against_the_server(tutor_factory: object) -> None:
         Reply.from_text("Manajemen infrastruktur TI mengelola sumber daya TI (hlm. 1)."),
         Reply.from_text("Perencanaan dimulai dari analisis kebutuhan. " * 20, delay_s=0.05),
         Reply.from_text("Pusat data menampung server dan penyimpanan."),
+        Reply.from_text(
+            "Komponen pusat data: daya, pendingin, rak dan jaringan. " * 8, delay_s=0.04
+        ),
     )
     done = subprocess.run(
         ["node", "--test", "--test-reporter=spec", "test/"],

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from app.db.engine import create_engine
 from tests.conftest import reset_runtime_state
-from tests.support.client import ask, connect, recv
+from tests.support.client import Frame, ask, connect, recv
 from tests.support.databases import fresh_database
 from tests.support.scripted_openai import Reply, ScriptedOpenAI
 from tests.support.serve import serve_process
@@ -103,6 +103,43 @@ async def test_two_server_processes_share_status_limits_cache_and_the_database(
         reset_runtime_state(REDIS_URL, sample_index)
 
 
+async def test_an_answer_on_a_draining_process_is_dropped_and_resumed_on_another(
+    sample_index: str, scripted_llm: ScriptedOpenAI, database: str, tmp_path: Path
+) -> None:
+    reset_runtime_state(REDIS_URL, sample_index)
+    tokens = [f" kata{i}" for i in range(150)]
+    scripted_llm.default = Reply(tokens=tokens, delay_s=0.03)  # ~4.5 s of answer
+    env = environment(sample_index, database, scripted_llm, CACHE_ENABLED="false")
+    try:
+        with serve_process(tmp_path / "a", env) as a, serve_process(tmp_path / "b", env) as b:
+            ws_a, _ = await connect(a.url, user_id="mover", course_id="course_tik_01")
+            await ws_a.send(json.dumps({"type": "chat_request", "query": DEFINITION}))
+            started = await recv(ws_a)
+            turn_id = started["metadata"]["turn_id"]
+            before = [await recv(ws_a) for _ in range(2)]
+            # A is told to stop (preStop): its answer keeps streaming while it drains
+            async with httpx.AsyncClient(timeout=60) as http:
+                draining = asyncio.create_task(http.get(f"{a.url}/drain"))
+                await eventually(lambda: _draining(http, a.url))
+                before.append(await recv(ws_a))
+                assert [f["chunk_index"] for f in before] == [1, 2, 3]
+                ws_a.transport.abort()  # gone without a close frame, mid-answer
+                drained = await _resume_on_b(b.url, turn_id)
+                assert (await draining).json() == {"status": "drained", "answers_running": 0}
+            after, refused = drained
+            final = after[-1]
+            assert final["type"] == "chat_response", final
+            assert final["metadata"]["turn_id"] == turn_id
+            indexes = [f["chunk_index"] for f in after[:-1]]
+            assert indexes == list(range(4, final["chunks_count"] + 1))
+            text = "".join(f["chunk"] for f in before + after[:-1])
+            assert text.strip() == final["response"] == "".join(tokens).strip()
+            assert refused["type"] == "error" and refused["error_code"] == "TURN_NOT_FOUND"
+            assert scripted_llm.cancelled == 0  # A kept answering after the drop
+    finally:
+        reset_runtime_state(REDIS_URL, sample_index)
+
+
 async def test_two_workers_in_one_process_merge_their_metrics(
     sample_index: str, scripted_llm: ScriptedOpenAI, database: str, tmp_path: Path
 ) -> None:
@@ -123,6 +160,25 @@ async def test_two_workers_in_one_process_merge_their_metrics(
                 await asyncio.gather(*(ws.close() for ws in sockets))
     finally:
         reset_runtime_state(REDIS_URL, sample_index)
+
+
+async def _draining(http: httpx.AsyncClient, url: str) -> bool:
+    ready = await http.get(f"{url}/ready")
+    return ready.status_code == 503 and ready.json()["checks"].get("draining") == "yes"
+
+
+async def _resume_on_b(url: str, turn_id: str) -> tuple[list[Frame], Frame]:
+    """The owner resumes from chunk 3 on B (every frame to the end); someone else is refused."""
+    ws_b, _ = await connect(url, user_id="mover", course_id="course_tik_01")
+    other, _ = await connect(url, user_id="someone-else", course_id="course_tik_01")
+    async with ws_b, other:
+        resume = {"type": "resume", "turn_id": turn_id, "last_chunk_index": 3}
+        await ws_b.send(json.dumps(resume))
+        after = [await recv(ws_b)]
+        while after[-1]["type"] == "chat_chunk":
+            after.append(await recv(ws_b))
+        await other.send(json.dumps(resume))
+        return after, await recv(other)
 
 
 def _gauge(body: str, name: str) -> float:

@@ -57,6 +57,7 @@ async def test_one_turn_streams_phrases_and_ends_with_every_documented_field(tut
         "use_personalization": False,
         "service": "course_tutor",
         "cache_check": "initiated",
+        "turn_id": turn.final["metadata"]["turn_id"],  # added
     }
     assert [c["chunk_index"] for c in turn.chunks] == list(range(1, len(turn.chunks) + 1))
     final = turn.final

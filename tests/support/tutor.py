@@ -14,7 +14,7 @@ from tests.support.live_server import live_server
 from tests.support.scripted_openai import ScriptedOpenAI
 from tests.support.settings import REDIS_URL, isolated_settings
 
-RUNTIME_PATTERNS = ("stats", "ratelimit", "ws", "outbox", "auth", "lti")
+RUNTIME_PATTERNS = ("stats", "ratelimit", "ws", "outbox", "auth", "lti", "room", "turn")
 
 
 def clear_runtime(prefix: str) -> None:

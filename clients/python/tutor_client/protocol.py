@@ -64,7 +64,7 @@ _SPECS: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.INVALID_MESSAGE_TYPE: ErrorSpec(
         True,
         "Unsupported message type.",
-        "Send one of: chat_request, ping, disconnect (or feedback).",
+        "Send one of: chat_request, ping, disconnect (or feedback, cancel, resume).",
     ),
     ErrorCode.JSON_PARSE_ERROR: ErrorSpec(
         True,
@@ -128,8 +128,8 @@ _SPECS: dict[ErrorCode, ErrorSpec] = {
     ),
     ErrorCode.TURN_NOT_FOUND: ErrorSpec(
         True,
-        "None of your answers has this turn_id.",
-        "Rate only your own answers, with the turn_id from their chat_response metadata.",
+        "None of your answers has this turn_id (or it can no longer be resumed).",
+        "Rate or resume only your own answers, with their turn_id; ask again if a resume fails.",
     ),
     ErrorCode.INTERNAL_ERROR: ErrorSpec(
         True,
@@ -205,10 +205,25 @@ class Disconnect(_Wire):
     type: Literal["disconnect"]
 
 
-ClientMessage = Annotated[ChatRequest | Ping | Disconnect | Feedback, Field(discriminator="type")]
-CLIENT_MESSAGE: TypeAdapter[ChatRequest | Ping | Disconnect | Feedback] = TypeAdapter(ClientMessage)
+class Cancel(_Wire):
+    """Ours: stop the answer in progress; it ends with a ``chat_response`` marked cancelled."""
+
+    type: Literal["cancel"]
+
+
+class Resume(_Wire):
+    """Ours: continue one of the user's answers cut off by a dropped connection."""
+
+    type: Literal["resume"]
+    turn_id: str = Field(pattern=TURN_ID_PATTERN)
+    last_chunk_index: int = Field(0, ge=0, le=1_000_000, strict=True)
+
+
+AnyClientMessage = ChatRequest | Ping | Disconnect | Feedback | Cancel | Resume
+ClientMessage = Annotated[AnyClientMessage, Field(discriminator="type")]
+CLIENT_MESSAGE: TypeAdapter[AnyClientMessage] = TypeAdapter(ClientMessage)
 CLIENT_TYPES = ("chat_request", "ping", "disconnect")  # the protocol's (listed by /ws/status)
-ADDED_CLIENT_TYPES = ("feedback",)  # ours, optional for clients
+ADDED_CLIENT_TYPES = ("feedback", "cancel", "resume")  # ours, optional for clients
 
 
 # --- server → client -------------------------------------------------------------------------
@@ -250,6 +265,8 @@ class ChatStartedMetadata(_Wire):
     use_personalization: bool
     service: str = "course_tutor"
     cache_check: Literal["initiated", "disabled"] = "initiated"
+    # ours
+    turn_id: str | None = None
 
 
 class ChatStarted(_Wire):
@@ -337,6 +354,7 @@ class ResponseMetadata(_Wire):
     cache_distance: float | None = None
     condensed_query: str | None = None
     timings_ms: dict[str, float] | None = None  # consecutive laps: context, embed, cache, ...
+    cancelled: bool = False  # stopped by the client's `cancel`: `response` is what was sent
     not_covered_reason: NotCoveredReason | None = None  # set when response_source is not_covered
     # The grounding check changed the answer after it streamed: ``response`` is the checked text
     # (show it instead of the chunks); ``grounding_removed`` lists the sentences taken out.

@@ -128,6 +128,7 @@ export interface ChatStartedMetadata {
   use_personalization: boolean;
   service: string;
   cache_check: 'initiated' | 'disabled';
+  turn_id: string | null;
 }
 /**
  * This interface was referenced by `TutorProtocol`'s JSON-Schema
@@ -238,6 +239,7 @@ export interface ResponseMetadata {
   timings_ms: {
     [k: string]: number | undefined;
   } | null;
+  cancelled: boolean;
   not_covered_reason: ('no_sources' | 'refusal_gate' | 'model' | 'grounding') | null;
   revised: boolean;
   grounding_removed: string[] | null;

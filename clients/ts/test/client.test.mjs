@@ -108,3 +108,22 @@ test('a dropped connection is re-opened with backoff', server, async () => {
   assert.deepEqual(states.slice(-2), ['reconnecting', 'open']);
   tutor.close();
 });
+
+test('an answer cut off by a dropped connection is resumed where it stopped', server, async () => {
+  const tutor = client({ reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+  const frames = [];
+  for await (const frame of tutor.ask('Apa saja komponen pusat data?')) {
+    frames.push(frame);
+    if (frame.type === 'chat_chunk' && frame.chunk_index === 2) tutor.ws.terminate(); // no close frame
+  }
+  const final = frames.at(-1);
+  assert.equal(final.type, 'chat_response');
+  assert.equal(final.metadata.cancelled, false);
+  const chunks = frames.filter((f) => f.type === 'chat_chunk');
+  assert.deepEqual(
+    chunks.map((c) => c.chunk_index),
+    Array.from({ length: final.chunks_count }, (_, i) => i + 1),
+  );
+  assert.equal(chunks.map((c) => c.chunk).join('').trim(), final.response);
+  tutor.close();
+});
