@@ -25,7 +25,7 @@ INVENTED = (
     "Konsep ini dirumuskan oleh Napoleon Bonaparte di Paris pada tahun 1805 bersama Voltaire."
 )
 # every setting these tests do not exercise keeps its default; the index is built before use
-BASE: dict[str, Any] = {"rag_lexical_build_wait_seconds": 60.0}
+BASE: dict[str, Any] = {"rag_lexical_build_wait_seconds": 60.0, "rag_grounding": "remove"}
 
 
 async def turn(tutor: Tutor, question: str, course: str = TIK, user: str = "s1") -> Turn:
@@ -61,10 +61,14 @@ async def test_the_bm25_leg_brings_up_the_page_with_the_rare_exact_term(
 async def test_a_course_b_term_never_brings_course_a_chunks_through_the_lexical_leg(
     tutor_factory: Callable[..., Tutor],
 ) -> None:
-    tutor = tutor_factory(  # nothing cut: every chunk the legs bring is cited
-        **BASE, cache_enabled=False, rag_refusal=False, rag_grounding="off",
-        rag_distance_threshold=2.0,
-    )  # fmt: skip
+    settings = {
+        **BASE,
+        "cache_enabled": False,
+        "rag_refusal": False,
+        "rag_grounding": "off",
+        "rag_distance_threshold": 2.0,
+    }  # fmt: skip  (nothing cut: every chunk is cited)
+    tutor = tutor_factory(**settings)
     question = "Jelaskan metode MoSCoW untuk prioritas kebutuhan"  # only course_tik_01 says MoSCoW
     own = await turn(tutor, question, TIK)
     assert any("moscow" in s["content"].lower() for s in own.final["sources"])
