@@ -15,7 +15,8 @@ class VersionReader:
         self._keys = keys
         self._timeout = timeout
 
-    async def get(self, course_id: str | None) -> str:
+    async def get(self, course_id: str | frozenset[str] | None) -> str:
+        """The content version of one course, of a set of courses, or of all (``None``)."""
         async with asyncio.timeout(self._timeout):
             return await course_version(self._client, self._keys, course_id)
 

@@ -18,6 +18,8 @@ from app.auth.service import Authenticator, InsecureBindError, check_bind
 from app.auth.tokens import parse_courses, principal_from_claims
 from app.core.identifiers import InvalidIdentifierError, normalize_course_id, optional_course_id
 from app.protocol.errors import ErrorCode, ProtocolError
+from app.rag.scope import CourseScope, redis_filter, scope_filters
+from app.services.cache import course_scope_tag, is_course_set_tag
 from tests.support.settings import isolated_settings
 
 SECRET = "s" * 40
@@ -139,16 +141,42 @@ def test_course_scope_never_widens() -> None:
     one = Principal("a", courses=frozenset({"c1"}))
     two = Principal("b", courses=frozenset({"c1", "c2"}))
     every = Principal("c", "staff", frozenset({"*"}))
-    assert Authenticator.course_scope(one, None) == "c1"
+    none = Principal("d", courses=frozenset())
+    assert Authenticator.course_scope(one, None) == frozenset({"c1"})
+    assert Authenticator.course_scope(two, None) == frozenset({"c1", "c2"})  # theirs, never all
     assert Authenticator.course_scope(every, None) is None
-    assert Authenticator.course_scope(two, "c2") == "c2"
+    assert Authenticator.course_scope(two, "c2") == frozenset({"c2"})
     for principal, course, code in (
         (one, "c2", ErrorCode.FORBIDDEN),
-        (two, None, ErrorCode.INVALID_PARAMETER),
+        (none, None, ErrorCode.FORBIDDEN),
     ):
         with pytest.raises(ProtocolError) as refused:
             Authenticator.course_scope(principal, course)
         assert refused.value.code is code
+
+
+def test_a_course_set_filters_with_one_tag_or() -> None:
+    one = scope_filters(CourseScope("c1"))
+    two = scope_filters(CourseScope(frozenset({"c2", "c1"})))
+    every = scope_filters(CourseScope(None))
+    assert str(redis_filter(one)).endswith("@course_id:{c1})")
+    assert str(redis_filter(two)).endswith("@course_id:{c1|c2})")
+    assert "course_id" not in str(redis_filter(every))
+    assert CourseScope(frozenset({"c1", "c2"})).course_id is None
+    assert CourseScope("c1").course_ids == frozenset({"c1"})  # a string is one course
+    with pytest.raises(ValueError):
+        CourseScope(frozenset())  # an empty tag list would match every course
+
+
+def test_cache_scope_tag_is_the_sorted_course_set() -> None:
+    assert course_scope_tag(frozenset({"c1"})) == "c1"
+    assert course_scope_tag(frozenset({"c2", "c1"})) == "c1+c2"
+    assert course_scope_tag(None) == "__all__"
+    assert course_scope_tag(frozenset({"c1", "c2"})) != course_scope_tag(frozenset({"c1"}))
+    many = frozenset(f"course_{i:03d}" for i in range(40))
+    assert course_scope_tag(many).startswith("+") and len(course_scope_tag(many)) == 33
+    assert is_course_set_tag("c1+c2") and is_course_set_tag("__all__")
+    assert not is_course_set_tag("c1")
 
 
 def test_roles_map_fail_closed() -> None:
