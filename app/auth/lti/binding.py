@@ -1,0 +1,52 @@
+"""The OIDC login bound to the browser that started it: a cookie holding a hash of ``state``.
+
+Without it, someone could start an LTI login as themselves, stop before the launch and have a
+victim's browser post the resulting ``id_token`` and ``state`` (login CSRF): the victim would
+then chat, unknowingly, in the attacker's session. ``/lti/login`` sets a short-lived cookie
+whose value is the SHA-256 of the state it issues (the state itself never sits in a cookie);
+``/lti/launch`` accepts a state only from a browser that presents the matching cookie.
+
+LTI launches are cross-site POSTs from the LMS, so the cookie is ``SameSite=None`` (and therefore
+``Secure``, which browsers require for it, whenever the tool is served over https); it is also
+``Partitioned`` there, so browsers that block third-party cookies still keep it for the iframe's
+own top-level site (CHIPS). Its name carries a prefix of the hash, so several tool placements
+launching at once on one LMS page do not overwrite each other's cookie. Path ``/lti/``: it is
+never sent anywhere else. A browser that keeps no cookie at all for the iframe gets a page that
+says so (the LMS should then open the tool in a new window).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+COOKIE_PREFIX = "lti_state_"
+COOKIE_PATH = "/lti/"
+
+
+def state_digest(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def cookie_name(state: str) -> str:
+    return COOKIE_PREFIX + state_digest(state)[:16]
+
+
+@dataclass(frozen=True)
+class StateCookie:
+    name: str
+    value: str
+    max_age: int
+    secure: bool
+
+    @classmethod
+    def for_state(cls, state: str, max_age: int, secure: bool) -> StateCookie:
+        return cls(cookie_name(state), state_digest(state), max_age, secure)
+
+
+def bound_to_browser(cookies: Mapping[str, str], state: str) -> bool:
+    """The browser posting ``state`` is the one ``/lti/login`` gave it to."""
+    presented = cookies.get(cookie_name(state))
+    return presented is not None and secrets.compare_digest(presented, state_digest(state))
