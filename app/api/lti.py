@@ -66,16 +66,8 @@ def _secure(request: Request, auth: Authenticator) -> bool:
 
 
 def _set_state_cookie(response: Response, cookie: StateCookie) -> None:
-    response.set_cookie(
-        cookie.name,
-        cookie.value,
-        max_age=cookie.max_age,
-        path=COOKIE_PATH,
-        secure=cookie.secure,
-        httponly=True,
-        samesite="none",  # the launch is a cross-site POST from the LMS
-        partitioned=cookie.secure,  # CHIPS: kept in LMS iframes; browsers need Secure for it
-    )
+    """Written by hand: Starlette's ``set_cookie(partitioned=True)`` needs Python 3.14."""
+    response.headers.append("set-cookie", cookie.header(COOKIE_PATH))
 
 
 @router.get("/login", response_model=None, operation_id="lti_login_get")

@@ -235,3 +235,25 @@ def test_tickets_never_reach_the_log() -> None:
     )  # fmt: skip
     SecretRedactingFilter().filter(record)
     assert "abc123" not in record.getMessage() and "course_id=c1" in record.getMessage()
+
+
+def test_lti_state_cookie_binds_one_state_and_is_secure_over_https() -> None:
+    from starlette.responses import Response
+
+    from app.api.lti import _set_state_cookie
+    from app.auth.lti.binding import StateCookie, bound_to_browser
+
+    state = "state-" + "x" * 40
+    cookie = StateCookie.for_state(state, 600, secure=True)
+    assert state not in cookie.value and bound_to_browser({cookie.name: cookie.value}, state)
+    assert not bound_to_browser({}, state)
+    assert not bound_to_browser({cookie.name: cookie.value}, state + "y")  # another state
+    assert not bound_to_browser({cookie.name: "0" * 64}, state)
+    response = Response()
+    _set_state_cookie(response, cookie)
+    header = response.headers["set-cookie"]
+    for attribute in ("HttpOnly", "Secure", "Partitioned", "SameSite=None", "Path=/lti/"):
+        assert attribute in header, header
+    plain = Response()
+    _set_state_cookie(plain, StateCookie.for_state(state, 600, secure=False))
+    assert "Secure" not in plain.headers["set-cookie"]

@@ -45,6 +45,14 @@ class StateCookie:
     def for_state(cls, state: str, max_age: int, secure: bool) -> StateCookie:
         return cls(cookie_name(state), state_digest(state), max_age, secure)
 
+    def header(self, path: str = COOKIE_PATH) -> str:
+        """The ``Set-Cookie`` value (``max_age`` 0 deletes it). Name and value are hex."""
+        parts = [f"{self.name}={self.value}", f"Max-Age={self.max_age}", f"Path={path}"]
+        parts += ["HttpOnly", "SameSite=None"]  # the launch is a cross-site POST from the LMS
+        if self.secure:  # CHIPS: kept in LMS iframes; browsers need Secure for both
+            parts += ["Secure", "Partitioned"]
+        return "; ".join(parts)
+
 
 def bound_to_browser(cookies: Mapping[str, str], state: str) -> bool:
     """The browser posting ``state`` is the one ``/lti/login`` gave it to."""
