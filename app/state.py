@@ -18,9 +18,9 @@ from app.db.recorder import TurnRecorder
 from app.db.repository import ChatRepository
 from app.lifecycle import Lifecycle
 from app.observability.metrics import Metrics
-from app.services.chat import ChatService
 from app.services.presence import Presence
 from app.services.stats import TurnStats
+from app.services.turn import Answerer
 from app.services.versions import VersionReader
 from app.teaching.services import TeachingServices
 
@@ -62,7 +62,7 @@ class BackgroundTasks:
 class Services:
     settings: Settings
     redis: aioredis.Redis
-    chat: ChatService
+    chat: Answerer  # the ChatService, wrapped in a span per turn when tracing is on
     versions: VersionReader
     repository: ChatRepository
     recorder: TurnRecorder

@@ -7,7 +7,9 @@ immutable. Its sources stay LlamaIndex ``NodeWithScore``\\ s until the edge maps
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from llama_index.core.schema import NodeWithScore
 
@@ -78,3 +80,9 @@ class DeltaCounter:
         delta = TextDelta(self._turn_id, self._offset, text)
         self._offset += len(text)
         return delta
+
+
+class Answerer(Protocol):
+    """What answers a turn: :class:`~app.services.chat.ChatService`, or a wrapper of it."""
+
+    def answer(self, req: TurnRequest) -> AsyncIterator[TextDelta | TurnResult]: ...
