@@ -11,7 +11,6 @@ that differs from the verified one is refused (FORBIDDEN), never silently replac
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from fastapi import APIRouter, WebSocket
@@ -111,9 +110,7 @@ async def resolve_course(
         )
     courses = Authenticator.course_scope(principal, requested or bound)
     await services.auth.recheck(principal, courses)
-    if courses is not None and not any(
-        await asyncio.gather(*(services.versions.exists(c) for c in sorted(courses)))
-    ):
+    if courses is not None and not await services.versions.any_exists(courses):
         named = ", ".join(sorted(courses))[:200]
         raise ProtocolError(
             ErrorCode.UNKNOWN_COURSE, f"No material has been loaded for course {named!r}."

@@ -257,3 +257,12 @@ def test_lti_state_cookie_binds_one_state_and_is_secure_over_https() -> None:
     plain = Response()
     _set_state_cookie(plain, StateCookie.for_state(state, 600, secure=False))
     assert "Secure" not in plain.headers["set-cookie"]
+
+
+def test_a_downvote_holds_only_an_entry_of_the_turns_own_scope() -> None:
+    from app.teaching.reviews import _same_scope
+
+    assert _same_scope("c1", "c1") and not _same_scope("c2", "c1")
+    assert not _same_scope("c1+c2", "c1")  # a course set's entry is not course c1's
+    assert _same_scope("c1+c2", None) and _same_scope("__all__", None)  # turns without one course
+    assert not _same_scope("c1", None)
