@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.api import (
     auth,
     course_settings,
+    course_turns,
     courses,
     curated,
     feedback,
@@ -36,9 +37,9 @@ from app.api import (
 )
 from app.api.errors import protocol_error_handler
 from app.auth.abuse import AbuseLimits
+from app.auth.bind import check_bind
 from app.auth.build import build_authenticator
 from app.auth.redaction import redact_secrets_in_server_logs
-from app.auth.service import check_bind
 from app.core.config import Settings, get_settings
 from app.core.embeddings import build_embedding
 from app.core.knowledge import KnowledgeKeys, build_vector_store, chunk_schema
@@ -268,6 +269,7 @@ def create_app(settings: Settings, span_exporter: SpanExporter | None = None) ->
         reviews.router,
         curated.router,
         insights.router,
+        course_turns.router,
         course_settings.router,
         courses.router,
         rooms.router,

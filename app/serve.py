@@ -2,20 +2,20 @@
 
 With ``WORKERS`` > 1 this process only supervises: each worker imports and builds the app itself.
 So this module imports no part of the app but the settings (the app's imports alone are ~150 MiB
-of memory, which the supervising process has no use for), and it prepares what the workers
-inherit through the environment before they start.
+of memory, which the supervising process has no use for); it checks them, prepares what the
+workers inherit through the environment, then becomes the lean supervisor of :mod:`app.supervise`.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
+from typing import Any
 
-import uvicorn
-
-from app.auth.redaction import redact_secrets_in_server_logs
-from app.auth.service import InsecureBindError, check_bind
+from app.auth.bind import InsecureBindError, check_bind
 from app.core.config import Settings, get_settings
-from app.core.logging import configure_logging
+from app.supervise import run
 
 # A worker loading its models on a busy machine can miss uvicorn's default 5 s liveness ping;
 # the supervisor would then kill and respawn it forever, and no worker would ever serve.
@@ -41,6 +41,19 @@ def prepare_environment(settings: Settings) -> None:
         os.environ[MULTIPROC_ENV] = str(folder)
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What uvicorn is told besides the app and the logging (JSON-serialisable: see ``main``)."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "workers": settings.workers,
+        "ws": "websockets-sansio",
+        "ws_max_size": max(1 << 20, settings.ws_max_message_bytes * 4),
+        "timeout_graceful_shutdown": int(settings.shutdown_grace_seconds) or None,
+        "timeout_worker_healthcheck": WORKER_HEALTHCHECK_SECONDS,
+    }
+
+
 def main() -> None:
     settings = get_settings()
     try:
@@ -48,22 +61,18 @@ def main() -> None:
     except InsecureBindError as exc:
         raise SystemExit(str(exc)) from None
     prepare_environment(settings)
-    configure_logging(settings)
-    redact_secrets_in_server_logs()
-    uvicorn.run(
-        "app.main:create_app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        ws="websockets-sansio",
-        ws_max_size=max(1 << 20, settings.ws_max_message_bytes * 4),
-        log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
-        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
-        # JSON logs: uvicorn's own loggers go through the root handler and its JSON formatter
-        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
-    )
+    options = uvicorn_options(settings)
+    if settings.workers > 1:
+        # Become a lean supervisor: same pid, none of the settings' imports (~15 MiB less).
+        spec = {
+            "options": options,
+            "log_level": settings.log_level,
+            "log_format": settings.log_format,
+        }
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "app.supervise", json.dumps(spec)])
+    run(options, settings.log_level, settings.log_format)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,9 @@ class FromTurn(BaseModel):
 
     question: str | None = Field(default=None, min_length=1, max_length=1000)
     answer: str | None = Field(default=None, min_length=1, max_length=8000)
+    references: list[ReferenceIn] | None = Field(
+        default=None, max_length=10, description="instead of the pages the answer cited"
+    )
 
 
 class MatchQuery(BaseModel):
@@ -182,7 +185,7 @@ async def from_turn(
     answer_in = CuratedAnswerIn(
         question=edits.question or turn.query,
         answer=edits.answer or turn.answer,
-        references=list(pages.values())[:10],
+        references=edits.references if edits.references is not None else list(pages.values())[:10],
     )
     async with _writing():
         answer, _ = await teaching.curated.put(

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from app.auth.bind import is_loopback
 from app.auth.origin import OriginPolicy
 from app.auth.principal import Principal
 from app.auth.revocation import Revocations
@@ -21,31 +22,6 @@ from app.protocol.errors import ErrorCode, ProtocolError
 
 if TYPE_CHECKING:
     from app.auth.lti.tool import LtiTool
-
-LOOPBACK_NAMES = {"localhost", "ip6-localhost", "ip6-loopback"}
-
-
-class InsecureBindError(RuntimeError):
-    """AUTH_MODE=none on an address other machines can reach."""
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_bind(settings: Settings, host: str) -> None:
-    """Refuse to serve without authentication where other machines can connect."""
-    if settings.auth_mode == "none" and not settings.auth_allow_insecure and not is_loopback(host):
-        raise InsecureBindError(
-            f"Refusing to serve AUTH_MODE=none on {host!r}: anyone who can reach it could act as "
-            "any student. Set AUTH_MODE=token or AUTH_MODE=lti (see docs/security.md), bind "
-            "HOST=127.0.0.1, or set AUTH_ALLOW_INSECURE=true to accept the risk."
-        )
 
 
 def forbidden(message: str) -> ProtocolError:

@@ -18,18 +18,22 @@ import fcntl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Generous on purpose: a future migration may rewrite a large table. Wrap the call in a shorter
 # asyncio.timeout if start-up must fail faster.
 MIGRATION_TIMEOUT_S = 300.0
+# The newest migration's revision. A schema already there needs no Alembic, whose import (with
+# Mako and Pygments) costs each worker ~10 MiB for good; a test keeps this equal to Alembic's head.
+SCHEMA_HEAD = "0003"
 # pg_advisory_xact_lock key of the schema migration ("tutor-db" as a 64-bit number).
 MIGRATION_LOCK_KEY = int.from_bytes(b"tutor-db", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
@@ -98,13 +102,26 @@ def create_engine(
 
 def alembic_config() -> Config:
     """Alembic settings without an ini file: the server and tests need only the script folder."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("path_separator", "os")
     return config
 
 
+def at_schema_head(connection: Connection) -> bool:
+    if not inspect(connection).has_table("alembic_version"):
+        return False
+    versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return list(versions) == [SCHEMA_HEAD]
+
+
 def _upgrade(connection: Connection, revision: str) -> None:
+    if revision == "head" and at_schema_head(connection):
+        return
+    from alembic import command
+
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, revision)

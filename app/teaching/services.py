@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.core.config import LOCAL_EMBEDDING_MODEL, Settings
 from app.core.knowledge import KnowledgeKeys
 from app.db.access import Database
+from app.db.course_turns import CourseTurns
 from app.db.curated_store import CuratedStore
 from app.db.feedback_store import FeedbackStore
 from app.db.insight_queries import InsightQueries
@@ -71,6 +72,7 @@ class TeachingServices:
     insights: InsightsService
     digests: DigestSender
     scopes: CourseScopes  # a turn's answer modes and checked page context
+    course_turns: CourseTurns  # recent answers, for the lecturers' pages
 
 
 def build_teaching(
@@ -135,4 +137,5 @@ def build_teaching(
             timeout,
         ),
         scopes=CourseScopes(course_settings, pages),
+        course_turns=CourseTurns(database),
     )

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.cluster.hierarchy import fcluster, linkage  # type: ignore[import-untyped]
 
 from app.services.lexical import query_terms
 
@@ -50,6 +49,9 @@ def cluster_vectors(vectors: npt.NDArray[np.float32], max_distance: float) -> li
     unit = _unit_rows(vectors)
     if count == 1:
         return [[0]]
+    # SciPy costs ~20 MiB per worker: imported when a lecturer first asks for topics, not at start.
+    from scipy.cluster.hierarchy import fcluster, linkage  # type: ignore[import-untyped]
+
     tree = linkage(unit, method="average", metric="cosine")
     labels = fcluster(tree, t=max_distance, criterion="distance")
     groups: dict[int, list[int]] = {}

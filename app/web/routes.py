@@ -1,4 +1,6 @@
-"""Serve the chat page at ``/``, the dashboard at ``/dashboard``, ``/widget.js`` and the assets.
+"""Serve the chat page at ``/``, the dashboard at ``/dashboard`` (numbers) and
+``/dashboard/<section>`` (insights, curated answers, review queue, settings), ``/widget.js`` and
+the assets.
 
 Everything is plain files in ``static/`` (ES modules, vendored libraries, generated client code):
 no build step and no CDN at run time. Caching: pages and our own modules are revalidated on every
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, HTTPException, status
 from fastapi.responses import FileResponse
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
@@ -22,6 +24,7 @@ from starlette.types import Scope
 
 STATIC = Path(__file__).resolve().parent / "static"
 VENDOR_PREFIX = "vendor/"
+LECTURER_SECTIONS = frozenset({"insights", "curated", "reviews", "settings"})
 
 CSP = "; ".join(
     [
@@ -58,6 +61,14 @@ async def chat_page() -> FileResponse:
 @router.get("/dashboard")
 async def dashboard_page() -> FileResponse:
     return _page("dashboard.html")
+
+
+@router.get("/dashboard/{section}")
+async def lecturer_page(section: str) -> FileResponse:
+    """The lecturer's pages: one document, the section named in the (bookmarkable) path."""
+    if section not in LECTURER_SECTIONS:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="No such dashboard page.")
+    return _page("lecturer.html")
 
 
 @router.get("/widget.js")

@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, func, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db.engine import alembic_config, create_engine, run_migrations
+from app.db.engine import SCHEMA_HEAD, alembic_config, at_schema_head, create_engine, run_migrations
 from app.db.models import metadata
 from app.db.records import StudentProfile, TurnRecord
 from app.db.repository import ROOMS, TURNS, ChatRepository
@@ -94,6 +94,19 @@ async def test_migration_creates_the_schema(db_engine: AsyncEngine) -> None:
 async def test_migration_matches_the_models(db_engine: AsyncEngine) -> None:
     async with db_engine.connect() as connection:
         assert await connection.run_sync(_differences) == []
+
+
+def test_the_schema_head_constant_is_alembics_head() -> None:
+    """Start-up skips Alembic when the database is at SCHEMA_HEAD: it must be the newest migration."""
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == SCHEMA_HEAD
+
+
+async def test_a_migrated_schema_is_recognised_as_current(db_engine: AsyncEngine) -> None:
+    async with db_engine.connect() as connection:
+        assert await connection.run_sync(at_schema_head)
+        await connection.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+        assert not await connection.run_sync(at_schema_head)
+        await connection.rollback()
 
 
 async def test_migrating_twice_changes_nothing(db_engine: AsyncEngine) -> None:

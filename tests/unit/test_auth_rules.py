@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from app.auth.bind import InsecureBindError, check_bind
 from app.auth.lti.platforms import LtiConfigError, load_platforms
 from app.auth.lti.roles import map_role
 from app.auth.lti.tool import user_id_for
 from app.auth.origin import OriginPolicy
 from app.auth.principal import Principal
 from app.auth.redaction import SecretRedactingFilter
-from app.auth.service import Authenticator, InsecureBindError, check_bind
+from app.auth.service import Authenticator
 from app.auth.tokens import parse_courses, principal_from_claims
 from app.core.identifiers import InvalidIdentifierError, normalize_course_id, optional_course_id
 from app.protocol.errors import ErrorCode, ProtocolError

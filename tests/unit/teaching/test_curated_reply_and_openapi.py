@@ -70,6 +70,7 @@ def test_teaching_endpoints_are_in_the_openapi_document(tmp_path: Path) -> None:
         "/courses/{course_id}/digest": {"get"},
         "/courses/{course_id}/digest/send": {"post"},
         "/courses/{course_id}/teaching-settings": {"get", "patch"},
+        "/courses/{course_id}/turns": {"get"},
     }
     for path, methods in expected.items():
         assert methods <= set(paths[path]), path

@@ -176,9 +176,16 @@ function table(node, head, rows) {
   node.replaceChildren(thead, tbody);
 }
 
+/** The lecturer's other pages, on the same course and range. */
+function navLinks() {
+  const q = query();
+  for (const a of document.querySelectorAll('.dash-nav a[data-section]')) a.href = `/dashboard/${a.dataset.section}?${q}`;
+}
+
 async function load() {
   $('status').textContent = '…';
   csvLinks();
+  navLinks();
   try {
     render(await client.request(`/api/stats?${query()}`));
     document.body.dataset.ready = 'true';
