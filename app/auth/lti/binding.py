@@ -6,13 +6,15 @@ then chat, unknowingly, in the attacker's session. ``/lti/login`` sets a short-l
 whose value is the SHA-256 of the state it issues (the state itself never sits in a cookie);
 ``/lti/launch`` accepts a state only from a browser that presents the matching cookie.
 
-LTI launches are cross-site POSTs from the LMS, so the cookie is ``SameSite=None`` (and therefore
-``Secure``, which browsers require for it, whenever the tool is served over https); it is also
-``Partitioned`` there, so browsers that block third-party cookies still keep it for the iframe's
-own top-level site (CHIPS). Its name carries a prefix of the hash, so several tool placements
-launching at once on one LMS page do not overwrite each other's cookie. Path ``/lti/``: it is
-never sent anywhere else. A browser that keeps no cookie at all for the iframe gets a page that
-says so (the LMS should then open the tool in a new window).
+LTI launches are cross-site POSTs from the LMS, so over https the cookie is ``SameSite=None`` and
+``Secure`` (browsers require both together) and ``Partitioned``, so browsers that block
+third-party cookies still keep it for the iframe's own top-level site (CHIPS). Over plain http
+(development) browsers refuse ``SameSite=None``; the cookie is then ``SameSite=Lax``, which
+serves an LMS on the same site (e.g. both on localhost) and nothing cross-site. Its name
+carries a prefix of the hash, so several tool placements launching at once on one LMS page do
+not overwrite each other's cookie. Path ``/lti/``: it is never sent anywhere else. A browser
+that keeps no cookie at all for the iframe gets a page that says so (the LMS should then open
+the tool in a new window).
 """
 
 from __future__ import annotations
@@ -48,9 +50,10 @@ class StateCookie:
     def header(self, path: str = COOKIE_PATH) -> str:
         """The ``Set-Cookie`` value (``max_age`` 0 deletes it). Name and value are hex."""
         parts = [f"{self.name}={self.value}", f"Max-Age={self.max_age}", f"Path={path}"]
-        parts += ["HttpOnly", "SameSite=None"]  # the launch is a cross-site POST from the LMS
-        if self.secure:  # CHIPS: kept in LMS iframes; browsers need Secure for both
-            parts += ["Secure", "Partitioned"]
+        if self.secure:  # the launch is a cross-site POST from the LMS; CHIPS for its iframe
+            parts += ["HttpOnly", "SameSite=None", "Secure", "Partitioned"]
+        else:  # browsers drop SameSite=None without Secure; Lax still serves a same-site LMS
+            parts += ["HttpOnly", "SameSite=Lax"]
         return "; ".join(parts)
 
 
