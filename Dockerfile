@@ -16,7 +16,9 @@ COPY app ./app
 COPY ingest ./ingest
 COPY ops ./ops
 COPY indexes ./indexes
-RUN pip install --no-compile .
+# Optional extras, e.g. `docker build --build-arg EXTRAS=otel .` for OpenTelemetry tracing.
+ARG EXTRAS=
+RUN pip install --no-compile ".${EXTRAS:+[$EXTRAS]}"
 
 USER tutor
 EXPOSE 8000

@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from fastapi import FastAPI
@@ -58,12 +58,16 @@ from app.services.llm import LlamaCppPromptCounter
 from app.services.presence import Presence
 from app.services.recent import RecentTurns
 from app.services.stats import TurnStats
+from app.services.turn import Answerer
 from app.services.turnlog import TurnLog
 from app.services.versions import VersionReader
 from app.state import Services
 from app.teaching.services import build_teaching
 from app.teaching.turn_extras import turn_extras
 from app.web import routes as web
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 log = logging.getLogger(__name__)
 OUTBOX_DRAIN_SECONDS = 5.0
@@ -84,7 +88,28 @@ async def _check_llm(settings: Settings, http: httpx.AsyncClient) -> None:
         )
 
 
-async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
+def traced(
+    settings: Settings, chat: Answerer, stack: AsyncExitStack, exporter: SpanExporter | None
+) -> Answerer:
+    """The chat service, each turn in an OpenTelemetry span when ``OTEL_ENABLED`` (the SDK is
+    imported only then: it comes with the ``otel`` extra)."""
+    if not settings.otel_enabled:
+        return chat
+    try:
+        from app.observability.tracing import TracedChat, build_tracing
+    except ImportError as exc:
+        raise RuntimeError(
+            "OTEL_ENABLED=true needs the OpenTelemetry SDK: pip install 'course-tutor[otel]'"
+        ) from exc
+    tracing = build_tracing(settings, exporter)
+    assert tracing is not None
+    stack.callback(tracing.close)
+    return TracedChat(chat, tracing)
+
+
+async def build_services(
+    settings: Settings, stack: AsyncExitStack, span_exporter: SpanExporter | None = None
+) -> Services:
     timeout = settings.redis_timeout_seconds
     knowledge_sync = sync_client(settings.redis_knowledge_url, timeout)
     stack.callback(knowledge_sync.close)
@@ -175,7 +200,7 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     return Services(
         settings=settings,
         redis=knowledge,
-        chat=chat,
+        chat=traced(settings, chat, stack, span_exporter),
         versions=versions,
         repository=repository,
         recorder=recorder,
@@ -194,7 +219,8 @@ async def build_services(settings: Settings, stack: AsyncExitStack) -> Services:
     )
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, span_exporter: SpanExporter | None = None) -> FastAPI:
+    """The app; ``span_exporter`` receives the traces instead of OTLP (``OTEL_ENABLED``, tests)."""
     configure_logging(settings)
     check_bind(settings, settings.host)
     redact_secrets_in_server_logs()
@@ -202,7 +228,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with AsyncExitStack() as stack:
-            services = await build_services(settings, stack)
+            services = await build_services(settings, stack, span_exporter)
             loops = [
                 asyncio.create_task(services.presence.run(), name="presence-heartbeat"),
                 asyncio.create_task(

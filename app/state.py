@@ -18,10 +18,10 @@ from app.db.recorder import TurnRecorder
 from app.db.repository import ChatRepository
 from app.lifecycle import Lifecycle
 from app.observability.metrics import Metrics
-from app.services.chat import ChatService
 from app.services.presence import Presence
 from app.services.recent import RecentTurns
 from app.services.stats import TurnStats
+from app.services.turn import Answerer
 from app.services.turnlog import TurnLog
 from app.services.versions import VersionReader
 from app.teaching.services import TeachingServices
@@ -64,7 +64,7 @@ class BackgroundTasks:
 class Services:
     settings: Settings
     redis: aioredis.Redis
-    chat: ChatService
+    chat: Answerer  # the ChatService, wrapped in a span per turn when tracing is on
     versions: VersionReader
     repository: ChatRepository
     recorder: TurnRecorder

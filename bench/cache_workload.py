@@ -56,7 +56,9 @@ class Question:
         return self.id if self.kind == "near_miss" else self.group
 
     def scope(self) -> CacheScope:
-        return CacheScope(self.course_id, CONTENT_VERSION, detect_language(self.text), (GENERATOR,))
+        return CacheScope(
+            frozenset({self.course_id}), CONTENT_VERSION, detect_language(self.text), (GENERATOR,)
+        )
 
 
 @dataclass(frozen=True)

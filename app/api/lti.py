@@ -19,6 +19,7 @@ from pydantic import BaseModel, field_validator
 from app.api.auth import LAUNCH_TICKET_SECONDS
 from app.api.deps import AuthenticatorDep, PrincipalDep
 from app.api.errors import STATUS, error_response
+from app.auth.lti.binding import COOKIE_PATH, StateCookie, bound_to_browser, cookie_name
 from app.auth.lti.tool import LtiTool
 from app.auth.service import Authenticator
 from app.core.identifiers import normalize_course_id
@@ -60,23 +61,46 @@ async def _params(request: Request) -> dict[str, str]:
     return params
 
 
+def _secure(request: Request, auth: Authenticator) -> bool:
+    return _base_url(request, auth).startswith("https://") or request.url.scheme == "https"
+
+
+def _set_state_cookie(response: Response, cookie: StateCookie) -> None:
+    """Written by hand: Starlette's ``set_cookie(partitioned=True)`` needs Python 3.14."""
+    response.headers.append("set-cookie", cookie.header(COOKIE_PATH))
+
+
 @router.get("/login", response_model=None, operation_id="lti_login_get")
 @router.post("/login", response_model=None, operation_id="lti_login_post")
 async def login(request: Request, auth: AuthenticatorDep) -> Response:
-    """OIDC login initiation: remember state and nonce server-side, send the browser to the LMS."""
+    """OIDC login initiation: remember state and nonce server-side, bind the state to this
+    browser with a cookie, send the browser to the LMS."""
     try:
-        redirect_uri = f"{_base_url(request, auth)}/lti/launch"
-        target = await _tool(auth).login(await _params(request), redirect_uri)
+        base = _base_url(request, auth)
+        target = await _tool(auth).login(await _params(request), f"{base}/lti/launch")
     except ProtocolError as exc:
         return _refusal(request, exc)
-    return RedirectResponse(target, status_code=302, headers=NO_TRACE)
+    ttl = auth.settings.lti_state_ttl_seconds
+    cookie = StateCookie.for_state(target.state, ttl, _secure(request, auth))
+    response = RedirectResponse(target.url, status_code=302, headers=NO_TRACE)
+    _set_state_cookie(response, cookie)
+    return response
 
 
 @router.post("/launch", response_model=None)
 async def launch(request: Request, auth: AuthenticatorDep) -> Response:
     params = await _params(request)
+    state = params.get("state", "")
     try:
-        done = await _tool(auth).launch(params.get("id_token", ""), params.get("state", ""))
+        tool = _tool(auth)
+        if not bound_to_browser(request.cookies, state):
+            raise ProtocolError(
+                ErrorCode.UNAUTHORIZED,
+                "This launch did not start in this browser (its login cookie is missing or "
+                "wrong). Launch the tutor again from the LMS; if this repeats, your browser "
+                "blocks the tool's cookies in the LMS frame: open the tutor in a new window.",
+            )
+        done = await tool.launch(params.get("id_token", ""), state)
         ticket = await auth.tickets.issue(
             "launch", done.principal, done.course_id, LAUNCH_TICKET_SECONDS
         )
@@ -85,7 +109,10 @@ async def launch(request: Request, auth: AuthenticatorDep) -> Response:
     log.info("LTI launch: platform=%s course=%s role=%s", done.platform, done.course_id,
              done.principal.role)  # fmt: skip
     query = urlencode({"ticket": ticket, "course_id": done.course_id})
-    return RedirectResponse(f"{_base_url(request, auth)}/?{query}", 303, headers=NO_TRACE)
+    response = RedirectResponse(f"{_base_url(request, auth)}/?{query}", 303, headers=NO_TRACE)
+    spent = StateCookie(cookie_name(state), "", 0, _secure(request, auth))
+    _set_state_cookie(response, spent)  # the state is used up: drop its cookie
+    return response
 
 
 @router.get("/jwks")

@@ -12,6 +12,7 @@ from app.api.deps import OptionalPrincipalDep, ServicesDep
 from app.auth.principal import Principal
 from app.protocol.messages import ADDED_CLIENT_TYPES
 from app.protocol.status import PerformanceStats, StatusResponse, SupportedFeatures
+from app.services.presence import PresenceSnapshot
 from app.state import Services
 
 router = APIRouter()
@@ -19,7 +20,9 @@ router = APIRouter()
 
 @router.get("/ws/status", response_model=StatusResponse)
 async def ws_status(services: ServicesDep, principal: OptionalPrincipalDep) -> StatusResponse:
-    """Counts for everyone; who is connected only for staff of every course.
+    """Counts for everyone; who is connected only for staff: staff of every course see every
+    user, staff of some courses the users connected to those courses (a connection across
+    several courses counts for each), students nobody.
 
     AUTH_MODE=none keeps the open behaviour (the list for anyone), as nothing can be verified.
     """
@@ -31,7 +34,7 @@ async def ws_status(services: ServicesDep, principal: OptionalPrincipalDep) -> S
     s = services.settings
     return StatusResponse(
         active_connections=presence.connections,
-        connected_users=presence.users if _sees_users(services, principal) else [],
+        connected_users=_visible_users(services, principal, presence),
         server_time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         uptime=int(time.time() - services.started_at),
         # `resume` only where answers are kept for it (RESUME_WINDOW_SECONDS > 0)
@@ -51,7 +54,13 @@ async def ws_status(services: ServicesDep, principal: OptionalPrincipalDep) -> S
     )
 
 
-def _sees_users(services: Services, principal: Principal | None) -> bool:
+def _visible_users(
+    services: Services, principal: Principal | None, presence: PresenceSnapshot
+) -> list[str]:
     if not services.auth.enabled:
-        return True
-    return principal is not None and principal.is_staff_for(None)
+        return presence.users
+    if principal is None or not principal.is_staff:
+        return []
+    if principal.all_courses:
+        return presence.users
+    return presence.users_in(principal.courses)

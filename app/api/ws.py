@@ -98,7 +98,8 @@ async def identify(ws: WebSocket, auth: Authenticator) -> tuple[Principal, str |
 
 async def resolve_course(
     ws: WebSocket, services: Services, principal: Principal, bound: str | None
-) -> str | None:
+) -> frozenset[str] | None:
+    """The courses this connection answers from (``None``: every course, ``"*"`` only)."""
     try:
         requested = optional_course_id(ws.query_params.get("course_id"))
     except InvalidIdentifierError as exc:
@@ -107,13 +108,19 @@ async def resolve_course(
         raise ProtocolError(
             ErrorCode.FORBIDDEN, f"This ticket was issued for course {bound!r}, not {requested!r}."
         )
-    course_id = Authenticator.course_scope(principal, requested or bound)
-    await services.auth.recheck(principal, course_id)
-    if course_id is not None and not await services.versions.exists(course_id):
+    courses = Authenticator.course_scope(principal, requested or bound)
+    await services.auth.recheck(principal, courses)
+    if courses is not None and not await services.versions.any_exists(courses):
+        named = ", ".join(sorted(courses))[:200]
         raise ProtocolError(
-            ErrorCode.UNKNOWN_COURSE, f"No material has been loaded for course {course_id!r}."
+            ErrorCode.UNKNOWN_COURSE, f"No material has been loaded for course {named!r}."
         )
-    return course_id
+    return courses
+
+
+def single_course(courses: frozenset[str] | None) -> str | None:
+    """The ``course_id`` a connection reports: its one course, else ``None`` (several or all)."""
+    return next(iter(courses)) if courses is not None and len(courses) == 1 else None
 
 
 def client_ip(ws: WebSocket) -> str | None:
@@ -134,8 +141,8 @@ async def stream(ws: WebSocket) -> None:
     ip = client_ip(ws)
     try:
         principal, bound = await identify(ws, auth)
-        course_id = await resolve_course(ws, services, principal, bound)
-        session = ChatSession(ws, services, principal, course_id, ip)
+        courses = await resolve_course(ws, services, principal, bound)
+        session = ChatSession(ws, services, principal, courses, ip)
         slot = session.connection_id
         refusal = await services.limiter.connect(slot, principal.user_id, ip)
     except ProtocolError as exc:
@@ -151,7 +158,9 @@ async def stream(ws: WebSocket) -> None:
     try:
         await ws.accept()
         connection = ConnectionMessage(
-            user_id=principal.user_id, course_id=course_id, config=connection_config(services)
+            user_id=principal.user_id,
+            course_id=single_course(courses),
+            config=connection_config(services),
         )
         await session.run(connection)
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -22,7 +23,11 @@ from app.auth.principal import Principal
 @dataclass(frozen=True)
 class RevocationVerdict:
     account: bool  # the user's credentials are revoked everywhere (or this token is)
-    course: bool  # the user lost access to the course asked about
+    courses: frozenset[str]  # the courses asked about that the user lost access to
+
+    @property
+    def course(self) -> bool:
+        return bool(self.courses)
 
 
 class Revocations:
@@ -62,12 +67,16 @@ class Revocations:
                 await pipe.execute()
         return now
 
-    async def check(self, principal: Principal, course_id: str | None) -> RevocationVerdict:
+    async def check(
+        self, principal: Principal, courses: str | Iterable[str] | None
+    ) -> RevocationVerdict:
+        """Revocations that apply to ``principal`` (and to each of ``courses``) now."""
         if not principal.authenticated:
-            return RevocationVerdict(False, False)
+            return RevocationVerdict(False, frozenset())
+        asked = [courses] if isinstance(courses, str) else sorted(set(courses or ()))
         wanted = {"user": self._user_key(principal.user_id)}
-        if course_id:
-            wanted["course"] = self._course_key(principal.user_id, course_id)
+        for course_id in asked:
+            wanted[f"course:{course_id}"] = self._course_key(principal.user_id, course_id)
         if principal.token_id:
             wanted["token"] = self._token_key(principal.token_id)
         async with asyncio.timeout(self._timeout):
@@ -81,5 +90,5 @@ class Revocations:
 
         return RevocationVerdict(
             account=found.get("token") is not None or after_issue("user"),
-            course=after_issue("course"),
+            courses=frozenset(c for c in asked if after_issue(f"course:{c}")),
         )

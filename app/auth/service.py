@@ -78,37 +78,41 @@ class Authenticator:
         await self.recheck(redeemed.principal, None)
         return redeemed
 
-    async def recheck(self, principal: Principal, course_id: str | None) -> None:
-        """Still valid? Expiry, then revocations (account, then course). Raises on refusal."""
+    async def recheck(self, principal: Principal, courses: str | frozenset[str] | None) -> None:
+        """Still valid? Expiry, then revocations (account, then each course). Raises on refusal.
+
+        ``courses`` is the connection's scope: one course, a set of them, or ``None`` (every
+        course, or none named: the account is checked alone).
+        """
         if not principal.authenticated:
             return
         if principal.expired(time.time(), self.settings.auth_leeway_seconds):
             raise unauthorized("Your sign-in has expired; sign in again.")
-        verdict = await self.revocations.check(principal, course_id)
+        wanted = frozenset({courses}) if isinstance(courses, str) else (courses or frozenset())
+        verdict = await self.revocations.check(principal, wanted)
         if verdict.account:
             raise unauthorized("Your sign-in was revoked; sign in again.")
-        if verdict.course:
-            raise forbidden(f"Your access to course {course_id!r} was withdrawn.")
+        if verdict.courses:
+            withdrawn = ", ".join(sorted(verdict.courses))[:200]
+            message = f"Your access to course {withdrawn} was withdrawn."
+            if len(wanted) > 1:
+                message += " Connect again naming one of your other courses with course_id."
+            raise forbidden(message)
 
     @staticmethod
-    def course_scope(principal: Principal, requested: str | None) -> str | None:
-        """The one course a connection serves, or ``None`` for every course (``"*"`` only).
+    def course_scope(principal: Principal, requested: str | None) -> frozenset[str] | None:
+        """The courses a connection serves, or ``None`` for every course (``"*"`` only).
 
-        An omitted course means the principal's courses: with one, that course; with several,
-        the client must name one (the query path filters by a single course), never all.
+        A named course must be one of the principal's. An omitted course means the principal's
+        courses — all of them, searched together — and never every course unless the principal
+        holds ``"*"``.
         """
         if requested is not None:
             if not principal.can_read(requested):
                 raise forbidden(f"You are not enrolled in course {requested!r}.")
-            return requested
+            return frozenset({requested})
         if principal.all_courses:
             return None
-        if len(principal.courses) == 1:
-            return next(iter(principal.courses))
         if not principal.courses:
             raise forbidden("Your sign-in grants no course.")
-        raise ProtocolError(
-            ErrorCode.INVALID_PARAMETER,
-            "You are enrolled in several courses; choose one with course_id: "
-            + ", ".join(sorted(principal.courses))[:200],
-        )
+        return frozenset(principal.courses)

@@ -272,6 +272,12 @@ class Settings(BaseSettings):
     # Prometheus /metrics; with several workers their samples are merged from METRICS_DIR.
     metrics_enabled: bool = True
     metrics_dir: Path | None = None
+    # OpenTelemetry tracing (needs the `otel` extra): one span per turn, LlamaIndex's spans inside.
+    otel_enabled: bool = False
+    # OTLP/HTTP collector base URL (the standard variable; "/v1/traces" is appended). Unset: the
+    # exporter's own default (http://localhost:4318).
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str = "course-tutor"
     # "json": one JSON object per log line, with connection and turn ids.
     log_format: Literal["text", "json"] = "text"
     # On shutdown (SIGTERM): seconds streaming answers get to finish before sockets are closed.

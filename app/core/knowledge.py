@@ -85,13 +85,20 @@ def build_vector_store(
     return RedisVectorStore(**kwargs)
 
 
-async def course_version(client: aioredis.Redis, keys: KnowledgeKeys, course_id: str | None) -> str:
-    """The content version of a course (or of all courses together when ``course_id`` is None)."""
-    if course_id is not None:
+async def course_version(
+    client: aioredis.Redis, keys: KnowledgeKeys, course_id: str | frozenset[str] | None
+) -> str:
+    """The content version of a course, of several together, or of every course (``None``)."""
+    if isinstance(course_id, frozenset) and len(course_id) == 1:
+        course_id = next(iter(course_id))
+    if isinstance(course_id, str):
         value = await client.get(keys.version(course_id))
         return value.decode() if isinstance(value, bytes) else (value or EMPTY_VERSION)
-    members: set[Any] = await client.smembers(keys.courses)  # type: ignore[misc]
-    courses = sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+    if course_id is None:
+        members: set[Any] = await client.smembers(keys.courses)  # type: ignore[misc]
+        courses = sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+    else:
+        courses = sorted(course_id)
     if not courses:
         return EMPTY_VERSION
     values = await client.mget([keys.version(c) for c in courses])

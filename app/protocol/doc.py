@@ -128,7 +128,8 @@ Authentication (`AUTH_MODE`, see docs/security.md). With `none` (the default, lo
 send `Authorization: Bearer <jwt>` on the handshake, or (browsers) a one-time `ticket` from
 `POST /auth/ticket` as `/ws/stream?ticket=...&course_id=...`. `user_id` may then be left out; a
 different one is refused with `FORBIDDEN`. `course_id` must be one of the token's `courses`; left
-out, it means the token's only course (`"*"` tokens: every course; several courses: name one).
+out, it means the token's courses: its only one, or all of its several together (the `connection`
+frame then says `course_id: null`); only `"*"` tokens ask across every course.
 A missing, invalid, expired or revoked credential gets `UNAUTHORIZED`, a course or resource that
 is not yours `FORBIDDEN`; both as an `error` frame followed by close code 1008. Expiry and
 revocation are checked again on every `chat_request`: a refusal there also closes with 1008. A

@@ -25,6 +25,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from app.core.config import Settings
+from app.observability.spans import llama_span
 from app.rag.postprocessors import DistanceCutoff, PromptBudget
 
 Factory = Callable[[Settings], BaseNodePostprocessor]
@@ -51,8 +52,9 @@ async def apply_chain(
     chain: Sequence[BaseNodePostprocessor], nodes: list[NodeWithScore], query: QueryBundle
 ) -> list[NodeWithScore]:
     """Run the nodes through the chain, in order (``RetrieverQueryEngine``'s loop)."""
-    for step in chain:
-        nodes = await step.apostprocess_nodes(nodes, query_bundle=query)
+    for step in chain:  # each step a LlamaIndex span when tracing (ours override the async path)
+        with llama_span(step, "apostprocess_nodes", nodes=len(nodes)):
+            nodes = await step.apostprocess_nodes(nodes, query_bundle=query)
     return nodes
 
 

@@ -35,20 +35,60 @@ class AnswerModes(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class CourseScope:
-    """The course a question is asked in; ``None`` means every course (no course on the socket).
+def course_set(courses: str | Iterable[str] | None) -> frozenset[str] | None:
+    """The courses of a scope as a set; ``None`` (every course) stays ``None``.
 
-    The page context (``material_id`` / ``page``: the PDF page the student has open, already
-    checked to be of this course) steers retrieval towards that material and page but never
-    narrows or widens the filters: :func:`scope_filters` reads the course only. ``modes`` says how
-    the course wants its answers written (``None``: direct).
+    A bare string is one course (never its letters); an empty set is refused, because a tag
+    filter over no values matches every chunk.
+    """
+    if courses is None:
+        return None
+    found = frozenset({courses}) if isinstance(courses, str) else frozenset(courses)
+    if not found:
+        raise ValueError("a course scope needs at least one course (None means every course)")
+    return found
+
+
+@dataclass(frozen=True, init=False)
+class CourseScope:
+    """The courses a question may be answered from: ``course_ids``, or ``None`` for every course
+    (a ``"*"`` token, or AUTH_MODE=none without a course on the socket).
+
+    ``CourseScope("c1")`` is one course, ``CourseScope(frozenset({"c1", "c2"}))`` a student's
+    several courses (a token that names them, asked without a ``course_id``). The page context
+    (``material_id`` / ``page``: the PDF page the student has open, already checked to be of the
+    scope's one course) steers retrieval towards that material and page but never narrows or
+    widens the filters: :func:`scope_filters` reads the courses only. ``modes`` says how the
+    course wants its answers written (``None``: direct).
     """
 
-    course_id: str | None
+    course_ids: frozenset[str] | None
     material_id: str | None = None
     page: int | None = None
     modes: AnswerModes | None = field(default=None, compare=False)
+
+    def __init__(
+        self,
+        courses: str | Iterable[str] | None,
+        material_id: str | None = None,
+        page: int | None = None,
+        modes: AnswerModes | None = None,
+    ) -> None:
+        object.__setattr__(self, "course_ids", course_set(courses))
+        object.__setattr__(self, "material_id", material_id)
+        object.__setattr__(self, "page", page)
+        object.__setattr__(self, "modes", modes)
+
+    @property
+    def course_id(self) -> str | None:
+        """The scope's one course; ``None`` for several courses *or* every course.
+
+        For per-course settings (languages, answer modes) only: ``None`` here never means "every
+        course" — filters come from :func:`scope_filters`, which reads ``course_ids``.
+        """
+        if self.course_ids is None or len(self.course_ids) != 1:
+            return None
+        return next(iter(self.course_ids))
 
     def answer_mode(self, material_ids: Iterable[str] = ()) -> str:
         """The mode of an answer drawing on ``material_ids``; the open material counts too."""
@@ -58,14 +98,25 @@ class CourseScope:
         return self.modes.resolve([*opened, *material_ids])
 
 
+def course_filter(course_ids: frozenset[str]) -> MetadataFilter:
+    """Chunks of these courses: equality for one, a tag OR (``@course_id:{a|b}``) for several.
+
+    ``RedisVectorStore`` renders ``FilterOperator.IN`` on a tag field as ``Tag == [values]``.
+    """
+    ordered = sorted(course_ids)
+    if len(ordered) == 1:
+        return MetadataFilter(key=ChunkField.COURSE_ID.value, value=ordered[0])
+    return MetadataFilter(key=ChunkField.COURSE_ID.value, value=ordered, operator=FilterOperator.IN)
+
+
 def scope_filters(scope: CourseScope) -> MetadataFilters:
     """The metadata conditions every retrieval leg applies (AND)."""
     conditions = [
         MetadataFilter(key=ChunkField.CHUNK_TYPE.value, value=kind, operator=FilterOperator.NE)
         for kind in NOT_ANSWERS
     ]
-    if scope.course_id is not None:
-        conditions.append(MetadataFilter(key=ChunkField.COURSE_ID.value, value=scope.course_id))
+    if scope.course_ids is not None:
+        conditions.append(course_filter(scope.course_ids))
     return MetadataFilters(filters=conditions)
 
 
@@ -102,6 +153,8 @@ def _condition(item: MetadataFilter) -> FilterExpression:
             return numeric != item.value
         raise ValueError(f"unsupported numeric filter {item.operator} on {item.key}")
     tag = Tag(item.key)
+    if item.operator == FilterOperator.IN and (not isinstance(item.value, list) or not item.value):
+        raise ValueError(f"an IN filter on {item.key} needs a non-empty list")
     if item.operator in (FilterOperator.EQ, FilterOperator.IN):
         return tag == item.value
     if item.operator == FilterOperator.NE:

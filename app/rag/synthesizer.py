@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from llama_index.core.schema import NodeWithScore
 
+from app.observability.spans import llama_span
 from app.protocol.messages import UsageItem
 from app.services.llm import CompatibleOpenAI, Delta, LLMUnavailableError
 from app.services.metered import MeteredLLM
@@ -61,20 +62,21 @@ class StreamingSynthesizer:
         parts: list[str] = []
         usage: UsageItem | None = None
         first = True
-        async for event in self._llm.stream(
-            self._model, messages, "answer", stop if guard is not None else None
-        ):
-            if isinstance(event, Delta):
-                if first:
-                    clock.lap("llm_first_token")
-                    first = False
-                text = guard.push(event.text) if guard is not None else event.text
-                if not text:
-                    continue
-                parts.append(text)
-                yield Delta(text) if guard is not None else event
-            else:
-                usage = event
+        with llama_span(self, "astream", question=question, nodes=len(nodes), language=language):
+            async for event in self._llm.stream(
+                self._model, messages, "answer", stop if guard is not None else None
+            ):
+                if isinstance(event, Delta):
+                    if first:
+                        clock.lap("llm_first_token")
+                        first = False
+                    text = guard.push(event.text) if guard is not None else event.text
+                    if not text:
+                        continue
+                    parts.append(text)
+                    yield Delta(text) if guard is not None else event
+                else:
+                    usage = event
         clock.lap("llm_stream")
         text = "".join(parts).strip()
         if not text or usage is None:

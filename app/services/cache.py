@@ -1,6 +1,8 @@
 """Semantic answer cache (RedisVL ``SemanticCache``), scoped so it can never serve a wrong answer.
 
-An entry is only a hit for the same course, the same content version of that course (re-ingesting
+An entry is only a hit for the same course scope (the same course, or exactly the same set of
+courses for a student asking across their courses: an answer drawn from courses A and B is never
+served to someone who may read A only), the same content version of that course (re-ingesting
 changed material makes old entries unreachable at once), the same answer language, the same page
 context (the PDF page the student has open, or none) and one of the generators the turn accepts
 (answer model + prompt version: a new model or prompt never serves old answers; each entry keeps
@@ -15,6 +17,7 @@ created again (rate-limited), after which RediSearch indexes the entries still s
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
@@ -34,6 +37,8 @@ log = logging.getLogger(__name__)
 RECREATE_INTERVAL_S = 5.0
 
 ALL_COURSES = "__all__"
+COURSE_SET_SEP = "+"  # never in a course id
+MAX_READABLE_SET = 200  # longer course sets are tagged by their hash
 NO_PAGE_CONTEXT = "none"  # a tag value: RedisVL reads an empty one as "match anything"
 SCHEMA_VERSION = "v3"  # bump when the filterable fields change (RedisVL refuses a changed schema)
 EXACT = 1e-9  # RedisVL treats a threshold of 0 as "use the default"
@@ -44,9 +49,26 @@ def page_context_tag(material_id: str | None, page: int | None) -> str:
     return f"{material_id}:{page or 0}" if material_id else NO_PAGE_CONTEXT
 
 
+def course_scope_tag(course_ids: frozenset[str] | None) -> str:
+    """The cache's tag for a course scope: the course, the sorted set of courses, or all."""
+    if course_ids is None:
+        return ALL_COURSES
+    if not course_ids:
+        raise ValueError("an empty course set has no cache scope")
+    joined = COURSE_SET_SEP.join(sorted(course_ids))
+    if len(joined) <= MAX_READABLE_SET:
+        return joined
+    return COURSE_SET_SEP + hashlib.sha256(joined.encode()).hexdigest()[:32]
+
+
+def is_course_set_tag(tag: str) -> bool:
+    """A tag of several courses (or of every course), rather than of one."""
+    return tag == ALL_COURSES or COURSE_SET_SEP in tag
+
+
 @dataclass(frozen=True)
 class CacheScope:
-    course_id: str | None
+    course_ids: frozenset[str] | None  # None: every course
     content_version: str
     language: str
     generators: tuple[str, ...]  # a hit may have been written by any of these
@@ -54,7 +76,7 @@ class CacheScope:
 
     @property
     def course_tag(self) -> str:
-        return self.course_id or ALL_COURSES
+        return course_scope_tag(self.course_ids)
 
     def filters(self, generator: str) -> dict[str, str]:
         """The tags of an entry written by ``generator`` in this scope."""

@@ -53,7 +53,7 @@ class ChatService:
         course = await self._scopes.scope(req)
         clock.lap("scope")
         scope = CacheScope(
-            req.course_id,
+            req.course_ids,
             question.content_version,
             question.language,
             self._engine.generators(),

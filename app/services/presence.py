@@ -14,6 +14,19 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 SEP = "|"
+COURSE_SEP = ","  # never in a course id
+EVERY_COURSE = "*"
+
+
+def scope_field(courses: frozenset[str] | None) -> str:
+    """A connection's course scope as its presence entry keeps it (``*``: every course)."""
+    return EVERY_COURSE if courses is None else COURSE_SEP.join(sorted(courses))
+
+
+@dataclass(frozen=True)
+class Connected:
+    user_id: str
+    courses: frozenset[str] | None  # None: every course, or not known (an older entry)
 
 
 @dataclass(frozen=True)
@@ -21,6 +34,24 @@ class PresenceSnapshot:
     connections: int
     users: list[str]
     active_chats: int
+    members: tuple[Connected, ...] = ()
+
+    def users_in(self, courses: frozenset[str]) -> list[str]:
+        """Users with a connection scoped to any of ``courses`` (never an every-course one)."""
+        return sorted(
+            {m.user_id for m in self.members if m.courses is not None and m.courses & courses}
+        )
+
+
+def _member(connection_id: str, user_id: str, courses: frozenset[str] | None) -> str:
+    return f"{connection_id}{SEP}{user_id}{SEP}{scope_field(courses)}"
+
+
+def _parse(member: str) -> Connected:
+    parts = member.split(SEP, 2)
+    field = parts[2] if len(parts) == 3 else EVERY_COURSE
+    courses = None if field == EVERY_COURSE else frozenset(field.split(COURSE_SEP))
+    return Connected(parts[1] if len(parts) > 1 else "", courses)
 
 
 class Presence:
@@ -51,13 +82,19 @@ class Presence:
         """Answers streaming in this process right now."""
         return len(self._chats)
 
-    async def connected(self, connection_id: str, user_id: str) -> None:
-        member = f"{connection_id}{SEP}{user_id}"
+    async def connected(
+        self, connection_id: str, user_id: str, courses: frozenset[str] | None = None
+    ) -> None:
+        """``courses``: the connection's scope, so course staff can see their own course's
+        users (``None``: every course, shown to staff of every course only)."""
+        member = _member(connection_id, user_id, courses)
         self._connections.add(member)
         await self._add(self._connections_key, member)
 
-    async def disconnected(self, connection_id: str, user_id: str) -> None:
-        member = f"{connection_id}{SEP}{user_id}"
+    async def disconnected(
+        self, connection_id: str, user_id: str, courses: frozenset[str] | None = None
+    ) -> None:
+        member = _member(connection_id, user_id, courses)
         self._connections.discard(member)
         await self._remove(self._connections_key, member)
 
@@ -98,7 +135,6 @@ class Presence:
                 pipe.zrangebyscore(self._connections_key, now, "+inf")
                 pipe.zcount(self._chats_key, now, "+inf")
                 members, chats = await pipe.execute()
-        users = sorted(
-            {(m.decode() if isinstance(m, bytes) else m).split(SEP, 1)[1] for m in members}
-        )
-        return PresenceSnapshot(len(members), users, int(chats))
+        parsed = tuple(_parse(m.decode() if isinstance(m, bytes) else m) for m in members)
+        users = sorted({m.user_id for m in parsed})
+        return PresenceSnapshot(len(members), users, int(chats), parsed)

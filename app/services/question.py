@@ -80,7 +80,7 @@ class QuestionAnalyser:
             if condensed is not None:
                 embedding.cancel()
                 embedding = self._embed(condensed)
-            vector, version = await asyncio.gather(embedding, self._versions.get(req.course_id))
+            vector, version = await asyncio.gather(embedding, self._versions.get(req.course_ids))
         except BaseException:
             embedding.cancel()
             raise

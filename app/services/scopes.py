@@ -22,6 +22,6 @@ class ScopeReader(Protocol):
 
 class PlainScopes:
     async def scope(self, req: TurnRequest) -> CourseScope:
-        if req.material_id is None:
-            return CourseScope(req.course_id)
-        return CourseScope(req.course_id, req.material_id, req.page)
+        if req.material_id is None or req.course_id is None:  # a page belongs to one course
+            return CourseScope(req.course_ids)
+        return CourseScope(req.course_ids, req.material_id, req.page)

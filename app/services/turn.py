@@ -7,7 +7,9 @@ immutable. Its sources stay LlamaIndex ``NodeWithScore``\\ s until the edge maps
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from llama_index.core.schema import NodeWithScore
 
@@ -18,13 +20,21 @@ from app.protocol.messages import NotCoveredReason, ResponseSource, UsageItem
 class TurnRequest:
     turn_id: str
     user_id: str
-    course_id: str | None
+    course_ids: frozenset[str] | None  # the connection's courses; None: every course
     chatroom_id: str | None
     query: str
     use_personalization: bool
     # the page the student has open next to the chat (checked against the course per turn)
     material_id: str | None = None
     page: int | None = None
+
+    @property
+    def course_id(self) -> str | None:
+        """The course the turn is recorded under: its one course, else ``None`` (several or
+        every course). Never a scope: retrieval, cache and curated answers read ``course_ids``."""
+        if self.course_ids is None or len(self.course_ids) != 1:
+            return None
+        return next(iter(self.course_ids))
 
 
 @dataclass(frozen=True)
@@ -73,3 +83,9 @@ class DeltaCounter:
         delta = TextDelta(self._turn_id, self._offset, text)
         self._offset += len(text)
         return delta
+
+
+class Answerer(Protocol):
+    """What answers a turn: :class:`~app.services.chat.ChatService`, or a wrapper of it."""
+
+    def answer(self, req: TurnRequest) -> AsyncIterator[TextDelta | TurnResult]: ...

@@ -15,10 +15,18 @@ class VersionReader:
         self._keys = keys
         self._timeout = timeout
 
-    async def get(self, course_id: str | None) -> str:
+    async def get(self, course_id: str | frozenset[str] | None) -> str:
+        """The content version of one course, of a set of courses, or of all (``None``)."""
         async with asyncio.timeout(self._timeout):
             return await course_version(self._client, self._keys, course_id)
 
     async def exists(self, course_id: str) -> bool:
+        return await self.any_exists(frozenset({course_id}))
+
+    async def any_exists(self, course_ids: frozenset[str]) -> bool:
+        """Material has been loaded for at least one of these courses (one round trip)."""
+        keys = [self._keys.version(c) for c in sorted(course_ids)]
+        if not keys:
+            return False
         async with asyncio.timeout(self._timeout):
-            return bool(await self._client.exists(self._keys.version(course_id)))
+            return bool(await self._client.exists(*keys))

@@ -33,8 +33,8 @@ class CuratedStage:
 
     async def lookup(self, question: Question, scope: CacheScope, accept: Accept) -> Answer | None:
         try:
-            match = await self._matcher.match(
-                list(question.embedding), scope.course_id, question.text
+            match = await self._matcher.match_any(
+                list(question.embedding), scope.course_ids, question.text
             )
         except MATCH_ERRORS as exc:
             log.warning("curated answers unavailable, answering without: %s", type(exc).__name__)

@@ -92,6 +92,23 @@ class CuratedMatcher:
             return None
         return CuratedMatch(loaded.records[best], round(max(distance, 0.0), 4))
 
+    async def match_any(
+        self,
+        question_vector: list[float],
+        course_ids: frozenset[str] | None,
+        question: str | None = None,
+    ) -> CuratedMatch | None:
+        """The closest match among the curated answers of each of ``course_ids`` (only theirs);
+        ``None`` (every course) matches nothing, as a question without a course never did."""
+        if course_ids is None:
+            return None
+        best: CuratedMatch | None = None
+        for course_id in sorted(course_ids):
+            found = await self.match(question_vector, course_id, question)
+            if found is not None and (best is None or found.distance < best.distance):
+                best = found
+        return best
+
     async def _load(self, course_id: str) -> _Loaded:
         stamp = (
             await self._answers.version(course_id),

@@ -18,7 +18,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from pydantic import BaseModel
 
-from app.services.cache import ALL_COURSES, AnswerCache
+from app.services.cache import ALL_COURSES, AnswerCache, is_course_set_tag
 
 
 class HeldAnswer(BaseModel):
@@ -35,6 +35,12 @@ class HeldAnswer(BaseModel):
 
 def course_tag(course_id: str | None) -> str:
     return course_id or ALL_COURSES
+
+
+def _same_scope(entry_tag: str, course_id: str | None) -> bool:
+    if course_id is None:
+        return is_course_set_tag(entry_tag)
+    return entry_tag == course_id
 
 
 def entry_id_of(cache_key: str) -> str:
@@ -60,14 +66,16 @@ class ReviewQueue:
         """Take the entry out of the cache for review; ``True`` when it is held now.
 
         Refuses an entry stored for another course: a turn only ever records its own course's
-        entries, and this keeps it so even if a record were wrong.
+        entries, and this keeps it so even if a record were wrong. A turn asked across several
+        courses (``course_id`` None) holds its entry in the queue of answers without one course,
+        which only staff of every course review.
         """
         if not self._cache.owns(cache_key):
             return False
         entry_id = entry_id_of(cache_key)
         queue = self._queue(course_id)
         scope = await self._cache.entry_scope(cache_key)
-        if scope is not None and scope != course_tag(course_id):
+        if scope is not None and not _same_scope(scope, course_id):
             return False
         moved = scope is not None and await self._cache.hold(cache_key, self._held(entry_id))
         async with asyncio.timeout(self._timeout):

@@ -24,8 +24,8 @@ class CourseScopes:
 
     async def scope(self, req: TurnRequest) -> CourseScope:
         course_id = req.course_id
-        if course_id is None:  # every course: no course settings, and no page to prefer
-            return CourseScope(None)
+        if course_id is None:  # several or every course: no course settings, no page to prefer
+            return CourseScope(req.course_ids)
         if req.material_id is None:
             return CourseScope(course_id, modes=await self._settings.modes(course_id))
         modes, files = await asyncio.gather(

@@ -76,7 +76,7 @@ class ChatSession:
         ws: WebSocket,
         services: Services,
         principal: Principal,
-        course_id: str | None,
+        courses: frozenset[str] | None,
         client_ip: str | None = None,
     ) -> None:
         self._ws = ws
@@ -84,7 +84,7 @@ class ChatSession:
         self._settings = services.settings
         self._principal = principal
         self._user_id = principal.user_id
-        self._course_id = course_id
+        self._courses = courses  # the connection's course scope; None: every course
         self._client_ip = client_ip
         self._id = uuid.uuid4().hex[:12]
         self._send_lock = asyncio.Lock()
@@ -130,9 +130,9 @@ class ChatSession:
         metrics = self._services.metrics
         if metrics is not None:
             metrics.ws_connections.inc()
-        log.debug("ws %s connected user=%s course=%s", self._id, self._user_id, self._course_id)
+        log.debug("ws %s connected user=%s courses=%s", self._id, self._user_id, self._courses)
         with contextlib.suppress(*BACKING_ERRORS):  # presence is best effort, chat is not
-            await self._services.presence.connected(self._id, self._user_id)
+            await self._services.presence.connected(self._id, self._user_id, self._courses)
         try:
             await self.send(connection)
             await self._read_loop()
@@ -148,7 +148,7 @@ class ChatSession:
             if metrics is not None:
                 metrics.ws_connections.dec()
             with contextlib.suppress(*BACKING_ERRORS):
-                await self._services.presence.disconnected(self._id, self._user_id)
+                await self._services.presence.disconnected(self._id, self._user_id, self._courses)
             log.debug("ws %s closed", self._id)
 
     async def _cancel_turn(self) -> None:
@@ -254,7 +254,7 @@ class ChatSession:
         ``None``: cannot tell right now (Redis down), so this question is refused, not answered.
         """
         try:
-            await self._services.auth.recheck(self._principal, self._course_id)
+            await self._services.auth.recheck(self._principal, self._courses)
         except ProtocolError as exc:
             await self.send_error(exc.code, exc.message)
             await self.close(WS_1008_POLICY_VIOLATION, exc.code.value)
@@ -286,7 +286,7 @@ class ChatSession:
         turn = TurnRequest(
             turn_id=uuid.uuid4().hex,
             user_id=self._user_id,
-            course_id=self._course_id,
+            course_ids=self._courses,
             chatroom_id=request.chatroom_id,
             query=request.query,
             use_personalization=request.use_personalization,

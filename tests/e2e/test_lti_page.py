@@ -8,12 +8,14 @@ and fetches the course PDF with its bearer token (a plain link would carry no id
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.integration.test_lti import CONTEXTS, full_launch
 from tests.support.auth import INSTRUCTOR, LEARNER, LmsUser, SimulatedLms, running_lms
@@ -105,3 +107,49 @@ def test_lecturer_launch_opens_the_dashboard(
         expect(page.locator("body")).to_have_attribute("data-ready", "true")
         expect(page.get_by_test_id("chart")).to_have_count(4)
         assert watched.errors == []
+
+
+POST_LAUNCH = """(form) => {
+  const f = document.createElement('form');
+  f.method = 'POST';
+  f.action = form.action;
+  for (const name of ['id_token', 'state']) {
+    const input = document.createElement('input');
+    input.type = 'hidden';
+    input.name = name;
+    input.value = form[name];
+    f.appendChild(input);
+  }
+  document.body.appendChild(f);
+  f.submit();
+}"""
+
+
+def _login(page: Page, tutor: str, lms: SimulatedLms) -> dict[str, str]:
+    """The browser starts the OIDC login; the simulated LMS answers with the launch form."""
+    query = urlencode({"iss": lms.issuer, "login_hint": "learner", "client_id": lms.client_id})
+    page.goto(f"{tutor}/lti/login?{query}")
+    assert page.url.startswith(f"{lms.url}/authorize")
+    form: dict[str, str] = json.loads(page.locator("body").inner_text())
+    return form
+
+
+def test_the_launch_counts_only_in_the_browser_that_logged_in(
+    browser: Browser, lti_tutor: str, lms: SimulatedLms
+) -> None:
+    """Real Chromium keeps the login cookie across the LMS round trip; another browser posting
+    the same launch (login CSRF) gets the refusal page."""
+    with watched_page(browser, DESKTOP, locale="en-US") as attacker:
+        form = _login(attacker.page, lti_tutor, lms)
+        with watched_page(browser, DESKTOP, locale="en-US") as victim:
+            victim.page.goto(f"{lms.url}/jwks")  # any page of the LMS site
+            victim.page.evaluate(POST_LAUNCH, form)
+            expect(victim.page.locator("body")).to_contain_text("did not start in this browser")
+            assert victim.page.url.endswith("/lti/launch")
+    with watched_page(browser, DESKTOP, locale="en-US") as student:
+        page = student.page
+        form = _login(page, lti_tutor, lms)
+        page.evaluate(POST_LAUNCH, form)  # the LMS posts the launch back from its own page
+        expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+        expect(page.locator("#who")).to_contain_text("lms:u-100")
+        assert student.errors == []

@@ -135,10 +135,28 @@ async def test_other_user_id_is_forbidden(server: str) -> None:
     assert frame["error_code"] == "FORBIDDEN"
 
 
-async def test_several_courses_and_none_named_must_choose(server: str) -> None:
-    token = mint(courses=["course_tik_01", "course_net_en_01"])
-    frame = await refused(server, token)
-    assert frame["error_code"] == "INVALID_PARAMETER" and "course_net_en_01" in frame["error"]
+async def test_several_courses_and_none_named_asks_across_them(server: str) -> None:
+    tik, net = "course_tik_01", "course_net_en_01"
+    token = mint("two-courses", courses=[tik, net])
+    ws, hello = await open_ws(server, token)
+    async with ws:
+        assert hello["type"] == "connection" and hello["course_id"] is None
+        assert (await ask(ws, QUESTION)).final["type"] == "chat_response"
+        staff = mint("lecturer-tik", courses=[tik], role="staff")
+        async with httpx.AsyncClient(base_url=server) as http:
+            revoked = await http.post(
+                "/auth/revoke",
+                json={"user_id": "two-courses", "course_id": tik},
+                headers={"Authorization": f"Bearer {staff}"},
+            )
+        assert revoked.status_code == 200, revoked.text
+        frame = (await ask(ws, QUESTION)).final  # one course of the set was withdrawn
+        assert frame["error_code"] == "FORBIDDEN" and tik in frame["error"]
+    frame = await refused(server, token)  # the same token, no course named: not any more
+    assert frame["error_code"] == "FORBIDDEN" and "course_id" in frame["error"]
+    ws, hello = await open_ws(server, token, course_id=net)  # the remaining course still works
+    async with ws:
+        assert hello["type"] == "connection" and hello["course_id"] == net
 
 
 # --- what is allowed -------------------------------------------------------------------------------
@@ -302,22 +320,33 @@ async def test_profile_idor_probes(server: str) -> None:
         assert (await http.get("/users/alice/profile", headers=auth(alice))).json() == body
 
 
-async def test_status_lists_users_to_staff_of_every_course_only(server: str) -> None:
-    ws, _ = await open_ws(server, mint("visible-user"))
-    async with ws, httpx.AsyncClient(base_url=server) as http:
-        anonymous = (await http.get("/ws/status")).json()
-        student = (
-            await http.get("/ws/status", headers={"Authorization": f"Bearer {mint('peeker')}"})
-        ).json()
-        staff_one = mint("lecturer", courses=["course_tik_01"], role="staff")
-        lecturer = (
-            await http.get("/ws/status", headers={"Authorization": f"Bearer {staff_one}"})
-        ).json()
-        admin = mint("admin", courses="*", role="staff")
-        full = (await http.get("/ws/status", headers={"Authorization": f"Bearer {admin}"})).json()
-    for view in (anonymous, student, lecturer):
-        assert view["connected_users"] == [] and view["active_connections"] >= 1
-    assert "visible-user" in full["connected_users"]
+async def test_status_lists_users_to_their_courses_staff_only(server: str) -> None:
+    tik, net = "course_tik_01", "course_net_en_01"
+    ws, _ = await open_ws(server, mint("visible-user"))  # course_tik_01
+    other, _ = await open_ws(server, mint("net-user", courses=[net]))
+    both, hello = await open_ws(server, mint("two-course-user", courses=[tik, net]))
+    assert hello["type"] == "connection" and hello["course_id"] is None
+
+    async def status(token: str | None) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with httpx.AsyncClient(base_url=server) as http:
+            body: dict[str, Any] = (await http.get("/ws/status", headers=headers)).json()
+        return body
+
+    async with ws, other, both:
+        anonymous = await status(None)
+        student = await status(mint("peeker", courses=[tik, net]))
+        lecturer = await status(mint("lecturer", courses=[tik], role="staff"))
+        net_staff = await status(mint("net-lecturer", courses=[net], role="staff"))
+        full = await status(mint("admin", courses="*", role="staff"))
+    for view in (anonymous, student):
+        assert view["connected_users"] == [] and view["active_connections"] >= 3
+    assert {"visible-user", "two-course-user"} <= set(lecturer["connected_users"])
+    assert "net-user" not in lecturer["connected_users"]  # another course's connection
+    assert {"net-user", "two-course-user"} <= set(net_staff["connected_users"])
+    assert "visible-user" not in net_staff["connected_users"]
+    assert lecturer["active_connections"] >= 3 and full["active_connections"] >= 3  # counts: all
+    assert {"visible-user", "net-user", "two-course-user"} <= set(full["connected_users"])
 
 
 async def test_me_says_who_the_token_is(server: str) -> None:

@@ -7,6 +7,7 @@ chat page with a one-time ticket, the page exchanges it for a session token and 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -121,6 +122,44 @@ async def test_valid_launch_opens_the_chat(tutor: str, lms: SimulatedLms) -> Non
     assert turn.final["type"] == "chat_response"
 
 
+async def test_login_binds_the_state_to_the_browser(tutor: str, lms: SimulatedLms) -> None:
+    async with httpx.AsyncClient(base_url=tutor) as http:
+        started = await http.get(
+            "/lti/login",
+            params={"iss": lms.issuer, "login_hint": "learner", "client_id": lms.client_id},
+        )
+        cookie = started.headers["set-cookie"]
+        assert cookie.startswith("lti_state_") and "HttpOnly" in cookie
+        assert "SameSite=Lax" in cookie and "Path=/lti/" in cookie  # plain http: no None
+        assert query_of(started.headers["location"])["state"] not in cookie  # a hash, not state
+
+
+async def test_launch_from_another_browser_is_refused(tutor: str, lms: SimulatedLms) -> None:
+    """Login CSRF: the attacker logs in, the victim's browser posts the attacker's launch."""
+    async with httpx.AsyncClient(base_url=tutor) as attacker:
+        auth = await login(attacker, lms, "learner")
+        async with httpx.AsyncClient() as browser:
+            form = (await browser.get(f"{lms.url}/authorize", params=auth)).json()
+        [binding] = list(attacker.cookies.jar)
+        async with httpx.AsyncClient(base_url=tutor) as victim:
+            body = refused(await launch(victim, form["id_token"], form["state"]), "UNAUTHORIZED")
+            assert "did not start in this browser" in body["detail"]
+            wrong = copy.copy(binding)
+            wrong.value = "0" * 64  # a cookie of the right name with a wrong hash
+            victim.cookies.jar.set_cookie(wrong)
+            refused(await launch(victim, form["id_token"], form["state"]), "UNAUTHORIZED")
+            page = await victim.post(
+                "/lti/launch",
+                data={"id_token": form["id_token"], "state": form["state"]},
+                headers={"Accept": "text/html"},
+            )
+            assert page.status_code == 401 and "new window" in page.text
+        done = await launch(attacker, form["id_token"], form["state"])  # its own browser: fine
+        assert done.status_code == 303, done.text
+        assert "Max-Age=0" in done.headers["set-cookie"]  # the spent state's cookie is dropped
+        refused(await launch(attacker, form["id_token"], form["state"]), "UNAUTHORIZED")
+
+
 async def test_tool_publishes_its_jwks(tutor: str) -> None:
     async with httpx.AsyncClient(base_url=tutor) as http:
         keys = (await http.get("/lti/jwks")).json()["keys"]
@@ -166,8 +205,12 @@ async def test_replayed_launch_is_refused(tutor: str, lms: SimulatedLms) -> None
         auth = await login(http, lms, "learner")
         async with httpx.AsyncClient() as browser:
             form = (await browser.get(f"{lms.url}/authorize", params=auth)).json()
+        bound = list(http.cookies.jar)  # the browser binding, kept to replay with it
         assert (await launch(http, form["id_token"], form["state"])).status_code == 303
-        refused(await launch(http, form["id_token"], form["state"]), "UNAUTHORIZED")
+        for cookie in bound:
+            http.cookies.jar.set_cookie(cookie)
+        body = refused(await launch(http, form["id_token"], form["state"]), "UNAUTHORIZED")
+        assert "already used" in body["detail"]  # the state (and its nonce) worked once
         # the same id_token under a fresh login: its nonce is not the one bound to that state
         other = await login(http, lms, "learner")
         refused(await launch(http, form["id_token"], other["state"]), "UNAUTHORIZED")

@@ -103,6 +103,27 @@ async def test_both_legs_keep_to_the_course_and_skip_toc_and_index(
     assert {facts.meta(n, "chunk_type") for n in everything} == {"text"}
 
 
+@pytest.mark.parametrize("hybrid", [False, True])
+async def test_a_set_of_courses_gets_chunks_of_those_courses_only(
+    chunks: tuple[Settings, ChunkIndex], model: LocalE5Embedding, hybrid: bool
+) -> None:
+    _, index = chunks
+    text = "Router meneruskan paket antar jaringan berdasarkan alamat IP tujuan (kursus C)."
+    meta = {"course_id": "net_c", "material_id": "m", "filename": "c.pdf", "title": "", "page": 1,
+            "page_label": "1", "chunk_type": "text", "position": 1}  # fmt: skip
+    node = TextNode(id_="net_c:m:0:1", text=text, embedding=model.get_text_embedding(text),
+                    metadata=meta)  # fmt: skip
+    index.store.add([node])
+    scope = CourseScope(frozenset({"net_a", "net_b"}))
+    found = await CourseRetriever(index, scope, 10, hybrid, 5.0).aretrieve(bundle(model, QUESTION))
+    assert {facts.meta(n, "course_id") for n in found} == {"net_a", "net_b"}
+    assert {facts.meta(n, "chunk_type") for n in found} == {"text"}
+    only_c = await CourseRetriever(index, CourseScope("net_c"), 10, hybrid, 5.0).aretrieve(
+        bundle(model, QUESTION)
+    )
+    assert [n.node.node_id for n in only_c] == ["net_c:m:0:1"]  # it is there, just not in scope
+
+
 async def test_lexical_hits_outside_the_dense_list_are_read_with_their_distance(
     chunks: tuple[Settings, ChunkIndex], model: LocalE5Embedding
 ) -> None:
@@ -139,7 +160,8 @@ def test_lexical_leg_reads_the_filter_the_vector_store_builds(
     chunks: tuple[Settings, ChunkIndex],
 ) -> None:
     _, index = chunks
-    for scope in (CourseScope("net_a"), CourseScope("course.tik-01"), CourseScope(None)):
+    both = CourseScope(frozenset({"net_b", "net_a"}))
+    for scope in (CourseScope("net_a"), CourseScope("course.tik-01"), CourseScope(None), both):
         filters = scope_filters(scope)
         ours = str(redis_filter(filters))
         theirs = str(index.store._create_redis_filter_expression(filters))

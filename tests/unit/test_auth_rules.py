@@ -19,6 +19,8 @@ from app.auth.service import Authenticator
 from app.auth.tokens import parse_courses, principal_from_claims
 from app.core.identifiers import InvalidIdentifierError, normalize_course_id, optional_course_id
 from app.protocol.errors import ErrorCode, ProtocolError
+from app.rag.scope import CourseScope, redis_filter, scope_filters
+from app.services.cache import course_scope_tag, is_course_set_tag
 from tests.support.settings import isolated_settings
 
 SECRET = "s" * 40
@@ -140,16 +142,42 @@ def test_course_scope_never_widens() -> None:
     one = Principal("a", courses=frozenset({"c1"}))
     two = Principal("b", courses=frozenset({"c1", "c2"}))
     every = Principal("c", "staff", frozenset({"*"}))
-    assert Authenticator.course_scope(one, None) == "c1"
+    none = Principal("d", courses=frozenset())
+    assert Authenticator.course_scope(one, None) == frozenset({"c1"})
+    assert Authenticator.course_scope(two, None) == frozenset({"c1", "c2"})  # theirs, never all
     assert Authenticator.course_scope(every, None) is None
-    assert Authenticator.course_scope(two, "c2") == "c2"
+    assert Authenticator.course_scope(two, "c2") == frozenset({"c2"})
     for principal, course, code in (
         (one, "c2", ErrorCode.FORBIDDEN),
-        (two, None, ErrorCode.INVALID_PARAMETER),
+        (none, None, ErrorCode.FORBIDDEN),
     ):
         with pytest.raises(ProtocolError) as refused:
             Authenticator.course_scope(principal, course)
         assert refused.value.code is code
+
+
+def test_a_course_set_filters_with_one_tag_or() -> None:
+    one = scope_filters(CourseScope("c1"))
+    two = scope_filters(CourseScope(frozenset({"c2", "c1"})))
+    every = scope_filters(CourseScope(None))
+    assert str(redis_filter(one)).endswith("@course_id:{c1})")
+    assert str(redis_filter(two)).endswith("@course_id:{c1|c2})")
+    assert "course_id" not in str(redis_filter(every))
+    assert CourseScope(frozenset({"c1", "c2"})).course_id is None
+    assert CourseScope("c1").course_ids == frozenset({"c1"})  # a string is one course
+    with pytest.raises(ValueError):
+        CourseScope(frozenset())  # an empty tag list would match every course
+
+
+def test_cache_scope_tag_is_the_sorted_course_set() -> None:
+    assert course_scope_tag(frozenset({"c1"})) == "c1"
+    assert course_scope_tag(frozenset({"c2", "c1"})) == "c1+c2"
+    assert course_scope_tag(None) == "__all__"
+    assert course_scope_tag(frozenset({"c1", "c2"})) != course_scope_tag(frozenset({"c1"}))
+    many = frozenset(f"course_{i:03d}" for i in range(40))
+    assert course_scope_tag(many).startswith("+") and len(course_scope_tag(many)) == 33
+    assert is_course_set_tag("c1+c2") and is_course_set_tag("__all__")
+    assert not is_course_set_tag("c1")
 
 
 def test_roles_map_fail_closed() -> None:
@@ -208,3 +236,35 @@ def test_tickets_never_reach_the_log() -> None:
     )  # fmt: skip
     SecretRedactingFilter().filter(record)
     assert "abc123" not in record.getMessage() and "course_id=c1" in record.getMessage()
+
+
+def test_lti_state_cookie_binds_one_state_and_is_secure_over_https() -> None:
+    from starlette.responses import Response
+
+    from app.api.lti import _set_state_cookie
+    from app.auth.lti.binding import StateCookie, bound_to_browser
+
+    state = "state-" + "x" * 40
+    cookie = StateCookie.for_state(state, 600, secure=True)
+    assert state not in cookie.value and bound_to_browser({cookie.name: cookie.value}, state)
+    assert not bound_to_browser({}, state)
+    assert not bound_to_browser({cookie.name: cookie.value}, state + "y")  # another state
+    assert not bound_to_browser({cookie.name: "0" * 64}, state)
+    response = Response()
+    _set_state_cookie(response, cookie)
+    header = response.headers["set-cookie"]
+    for attribute in ("HttpOnly", "Secure", "Partitioned", "SameSite=None", "Path=/lti/"):
+        assert attribute in header, header
+    plain = Response()
+    _set_state_cookie(plain, StateCookie.for_state(state, 600, secure=False))
+    http = plain.headers["set-cookie"]  # browsers drop SameSite=None without Secure
+    assert "Secure" not in http and "SameSite=Lax" in http and "HttpOnly" in http
+
+
+def test_a_downvote_holds_only_an_entry_of_the_turns_own_scope() -> None:
+    from app.teaching.reviews import _same_scope
+
+    assert _same_scope("c1", "c1") and not _same_scope("c2", "c1")
+    assert not _same_scope("c1+c2", "c1")  # a course set's entry is not course c1's
+    assert _same_scope("c1+c2", None) and _same_scope("__all__", None)  # turns without one course
+    assert not _same_scope("c1", None)

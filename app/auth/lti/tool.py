@@ -1,13 +1,14 @@
 """LTI 1.3 core launch, tool side: OIDC login, then a verified ``id_token`` becomes a Principal.
 
-State lives in Redis, not in a cookie: LMSs embed the tool in an iframe, where browsers block
-third-party cookies. ``/lti/login`` stores ``state → (issuer, client_id, nonce)`` for
-``LTI_STATE_TTL_SECONDS``; ``/lti/launch`` takes it back with ``GETDEL`` (a state works once),
-checks that the token's ``nonce`` is the one bound to that state and never seen before, then
-verifies the ``id_token`` with PyJWT against the platform's JWKS: RS256, ``iss``, ``aud`` =
-client_id (and ``azp`` when several audiences), ``exp``/``iat`` with leeway, LTI version and
-message type, an allow-listed deployment id. Roles map fail-closed; the context must map to a
-course.
+State lives in Redis, not in a cookie (LMSs embed the tool in an iframe, where browsers may block
+third-party cookies); the browser holds only a hash of it (:mod:`app.auth.lti.binding`), so a
+launch is accepted only from the browser that started the login. ``/lti/login`` stores
+``state → (issuer, client_id, nonce)`` for ``LTI_STATE_TTL_SECONDS``; ``/lti/launch`` takes
+it back with ``GETDEL`` (a state works once), checks that the token's ``nonce`` is the one bound
+to that state and never seen before, then verifies the ``id_token`` with PyJWT against the
+platform's JWKS: RS256, ``iss``, ``aud`` = client_id (and ``azp`` when several audiences),
+``exp``/``iat`` with leeway, LTI version and message type, an allow-listed deployment id.
+Roles map fail-closed; the context must map to a course.
 
 Roster changes feed revocation: a launch that is refused for its role, or that comes with a lower
 role than before, revokes the user's earlier sessions for that course.
@@ -41,6 +42,12 @@ from app.core.identifiers import USER_ID
 from app.protocol.errors import ErrorCode, ProtocolError
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+
+
+@dataclass(frozen=True)
+class LoginRedirect:
+    url: str  # the platform's authorization endpoint, with state and nonce
+    state: str  # bound to the browser by a cookie (app.auth.lti.binding)
 
 
 def unauthorized(message: str) -> ProtocolError:
@@ -94,8 +101,8 @@ class LtiTool:
         raise unauthorized("This LMS (issuer / client id) is not registered with the tutor.")
 
     # --- OIDC login initiation -------------------------------------------------------------------
-    async def login(self, params: dict[str, str], redirect_uri: str) -> str:
-        """The platform's authorization URL to redirect the browser to."""
+    async def login(self, params: dict[str, str], redirect_uri: str) -> LoginRedirect:
+        """The platform's authorization URL to redirect the browser to, and the state in it."""
         issuer, hint = params.get("iss"), params.get("login_hint")
         if not issuer or not hint:
             raise unauthorized("An LTI login needs iss and login_hint.")
@@ -122,7 +129,7 @@ class LtiTool:
         if params.get("lti_message_hint"):
             query["lti_message_hint"] = params["lti_message_hint"]
         separator = "&" if "?" in platform.auth_login_url else "?"
-        return f"{platform.auth_login_url}{separator}{urlencode(query)}"
+        return LoginRedirect(f"{platform.auth_login_url}{separator}{urlencode(query)}", state)
 
     # --- launch ----------------------------------------------------------------------------------
     async def _take_state(self, state: str) -> dict[str, str]:
