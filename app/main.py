@@ -192,7 +192,9 @@ async def build_services(
             repository, settings.history_turns, settings.database_timeout_seconds, recent
         ),
         cache=answer_cache,
+        client=knowledge,
         extras=turn_extras(teaching),
+        stack=stack,
     )
     await _check_llm(settings, http)
     return Services(

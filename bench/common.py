@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6380/0")
 PRE_LLM_LAPS = (
-    "context", "embed", "scope", "curated", "cache", "retrieval", "postprocess", "prompt",
+    "context", "embed", "scope", "curated", "cache", "translate", "retrieval", "postprocess",
+    "prompt",
 )  # fmt: skip
 
 

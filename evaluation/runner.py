@@ -21,18 +21,20 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
+import httpx
 from llama_index.core.schema import NodeWithScore, QueryBundle
 from redisvl.index import AsyncSearchIndex
 
 from app.core.config import Settings
 from app.core.embeddings import build_embedding
-from app.core.knowledge import build_vector_store, chunk_schema
+from app.core.knowledge import KnowledgeKeys, build_vector_store, chunk_schema
 from app.core.redis import aensure_search_module, async_client, sync_client
 from app.rag import nodes as node_facts
-from app.rag.legs import ChunkIndex
 from app.rag.retriever import CourseRetriever
 from app.rag.scope import CourseScope
 from app.services.lexical import normalize_question
+from app.services.query_parts import build_query_parts
+from app.services.versions import VersionReader
 from evaluation.dataset import Question
 
 Mode = Literal["dense", "hybrid"]
@@ -109,13 +111,27 @@ async def server_retriever(settings: Settings) -> AsyncIterator[Search]:
     timeout = settings.redis_timeout_seconds
     client = async_client(settings.redis_knowledge_url, timeout)
     sync = sync_client(settings.redis_knowledge_url, timeout)
+    http = httpx.AsyncClient(timeout=settings.openai_timeout_seconds)
     try:
         async with asyncio.timeout(timeout):
             await aensure_search_module(client, settings.redis_knowledge_url)
         embedding = await asyncio.to_thread(build_embedding, settings)
         store = await asyncio.to_thread(build_vector_store, settings, sync, client)
         index = AsyncSearchIndex(chunk_schema(settings), redis_client=client)
-        chunks = ChunkIndex(store, index)
+        # the server's legs ("hybrid" = the lexical leg RAG_LEXICAL selects), as it builds them
+        built = settings.model_copy(update={"rag_lexical_build_wait_seconds": 120.0})
+        versions = VersionReader(client, KnowledgeKeys.from_settings(settings), timeout)
+        parts = build_query_parts(
+            built,
+            embedding=embedding,
+            store=store,
+            index=index,
+            client=client,
+            versions=versions,
+            http=http,
+            counter=None,
+        )
+        chunks = parts.chunks
         vectors: dict[str, list[float]] = {}
 
         async def search(question: str, course_id: str, k: int, mode: Mode) -> list[Hit]:
@@ -124,7 +140,12 @@ async def server_retriever(settings: Settings) -> AsyncIterator[Search]:
                     normalize_question(question)
                 )
             retriever = CourseRetriever(
-                chunks, CourseScope(course_id), k, mode == "hybrid", timeout
+                chunks,
+                CourseScope(course_id),
+                k,
+                mode == "hybrid" and parts.hybrid,
+                timeout,
+                pool=settings.rag_lexical_pool,
             )
             nodes = await retriever.aretrieve(
                 QueryBundle(query_str=question, embedding=vectors[question])
@@ -132,7 +153,10 @@ async def server_retriever(settings: Settings) -> AsyncIterator[Search]:
             return [Hit.of(node) for node in nodes]
 
         yield search
+        if parts.lexical is not None:
+            await parts.lexical.aclose()
     finally:
+        await http.aclose()
         await client.aclose()
         sync.close()
 

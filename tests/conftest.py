@@ -148,6 +148,10 @@ def tutor_factory(
             "openai_model_comprehensive": "gpt-4o-mini",
             "openai_model_personalized": "gpt-4o-nano",
             "stream_flush_interval_ms": 50,
+            # the scripted LLM writes filler, not course material: the grounding check (on by
+            # default) would turn it into "not covered"; tests/integration/test_query_quality.py
+            # and the tests that script material-backed answers switch it on
+            "rag_grounding": "off",
         }
         values.update(overrides)
         settings = base_settings(sample_index, tmp_path, **values)

@@ -35,14 +35,14 @@ def connection_config(services: Services) -> ConnectionConfig:
     return ConnectionConfig(
         model_comprehensive=s.model_comprehensive,
         model_personalized=s.model_personalized,
-        rag_threshold=s.distance_threshold,
+        rag_threshold=s.chunk_cutoff,
         rag_top_k=s.rag_top_k,
         openai_temperature=s.openai_temperature,
         openai_max_tokens=s.openai_max_tokens,
         cache_enabled=s.cache_enabled,
         personalization_enabled=s.personalization_enabled,
         embedding_model=s.embedding_model_name,
-        hybrid_retrieval=s.rag_hybrid,
+        hybrid_retrieval=s.lexical_leg != "off",  # a lexical leg is fused with dense
         max_message_bytes=s.ws_max_message_bytes,
         idle_timeout_seconds=s.ws_idle_timeout_seconds,
     )

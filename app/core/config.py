@@ -106,13 +106,21 @@ class Settings(BaseSettings):
     # --- Retrieval -------------------------------------------------------------------------------
     rag_top_k: int = Field(5, ge=1, le=50)
     rag_distance_threshold: float | None = Field(None, ge=0.0, le=2.0)
-    # Dense-only won the project's retrieval eval (docs/benchmarks.md); BM25 fusion is an option.
+    # Legacy: true = the RediSearch BM25 leg instead of RAG_LEXICAL (it scores below the
+    # in-process leg on every set, docs/benchmarks.md); ``lexical_leg`` decides.
     rag_hybrid: bool = False
     rag_max_context_chars: int | None = Field(None, ge=300)
 
     # --- Query path components (app/rag): lexical leg, cross-lingual search, rerank, refusal ------
-    # Measured choices (docs/benchmarks.md, "Right page for student questions"). Stemming of the
-    # in-process BM25 leg: none | snowball | sastrawi (Indonesian roots + Snowball for English).
+    # Measured choices (docs/benchmarks.md, "Right page for student questions"), all wired into the
+    # server's turn (app/services/query_parts.py builds them for the server and the eval alike).
+    # Lexical leg fused with dense: bm25 (in-process, per course) | redisearch (legacy) | off.
+    rag_lexical: Literal["bm25", "redisearch", "off"] = "bm25"
+    # Seconds a question waits for its course's first BM25 index build (then dense only until
+    # it is ready; a rebuild after re-ingest never makes anyone wait: the old index serves).
+    rag_lexical_build_wait_seconds: float = Field(2.0, ge=0.0, le=120.0)
+    # Stemming of the in-process BM25 leg: none | snowball | sastrawi (Indonesian roots +
+    # Snowball for English).
     rag_lexical_stemming: Literal["none", "snowball", "sastrawi"] = "sastrawi"
     rag_lexical_pool: int = Field(20, ge=1, le=200)  # candidates per leg before fusion
     rag_lexical_weight: float = Field(1.25, ge=0.0, le=10.0)  # RRF weight of BM25 (dense = 1)
@@ -124,13 +132,17 @@ class Settings(BaseSettings):
     # Rerank the fused candidates: off | llm (the answer model picks the chunks that answer).
     rag_rerank: Literal["off", "llm"] = "off"
     rag_rerank_candidates: int = Field(10, ge=1, le=50)
-    # "Not covered" before the LLM (app/rag/refusal.py): the rule fitted on the dev questions.
+    # "Not covered" before the LLM (app/rag/refusal.py), decided on the retrieved chunks: the
+    # closest one farther than REFUSAL_MAX_DISTANCE (the lexical test is off by default). With the
+    # gate on, distance_cutoff drops only chunks farther than max(RAG_DISTANCE_THRESHOLD, it).
     rag_refusal: bool = True
     refusal_max_distance: float = Field(0.20, ge=0.0, le=2.0)
     refusal_lexical_distance: float = Field(0.13, ge=0.0, le=2.0)
     refusal_min_coverage: float = Field(0.0, ge=0.0, le=1.0)
     refusal_max_unknown: float = Field(1.01, ge=0.0, le=1.01)
-    # Check the finished answer against its sources: off | not_covered | remove (the claim).
+    # Check the finished answer against its sources: off | not_covered (any unsupported sentence)
+    # | remove (unsupported sentences dropped; not covered when fewer than half are supported).
+    # The streamed text is already out: chat_response.response carries the checked text.
     rag_grounding: Literal["off", "not_covered", "remove"] = "remove"
     grounding_min_support: float = Field(0.5, ge=0.0, le=1.0)
 
@@ -387,6 +399,19 @@ class Settings(BaseSettings):
         if self.rag_distance_threshold is not None:
             return self.rag_distance_threshold
         return DEFAULT_DISTANCE_THRESHOLD.get(self.embedding_model_name, 0.3)
+
+    @property
+    def lexical_leg(self) -> str:
+        """The lexical leg fused with dense: ``bm25``, ``redisearch`` (RAG_HYBRID) or ``off``."""
+        return "redisearch" if self.rag_hybrid else self.rag_lexical
+
+    @property
+    def chunk_cutoff(self) -> float:
+        """What ``distance_cutoff`` keeps: with the refusal gate deciding "not covered" on the
+        closest chunk, the per-chunk cut never refuses what the gate let through."""
+        if self.rag_refusal:
+            return max(self.distance_threshold, self.refusal_max_distance)
+        return self.distance_threshold
 
     @property
     def cache_threshold(self) -> float:

@@ -72,11 +72,15 @@ NOTES: dict[tuple[type[BaseModel], str], str] = {
     (m.SourceMetadata, "page_number"): "physical page in the file, 1-based",
     (m.SourceMetadata, "ocr"): "`true` when the page is a scan whose text was read by OCR (show it: the text may hold misread characters)",
     (m.SourceMetadata, "ocr_confidence"): "OCR's confidence in that page, 0–1 (`null` unless `ocr`)",
-    (m.ResponseMetadata, "timings_ms"): "consecutive laps of the turn: context, (condense,) embed, scope, curated, cache, retrieval, postprocess, prompt, llm_first_token, llm_stream, cache_store, (personalize); an answer served before the engine ends at its stage",
+    (m.ResponseMetadata, "timings_ms"): "consecutive laps of the turn: context, (condense,) embed, scope, curated, cache, (translate,) retrieval, postprocess, prompt, llm_first_token, llm_stream, cache_store, (personalize); an answer served before the engine ends at its stage",
+    (m.ResponseMetadata, "not_covered_reason"): "what decided `not_covered`: `no_sources` (no chunk close enough), `refusal_gate` (decided before any LLM call), `model` (the model said the material lacks it), `grounding` (the finished answer was not supported by its sources); `null` otherwise",
+    (m.ResponseMetadata, "revised"): "`true` when `response` differs from the streamed chunks: the grounding check removed sentences after they streamed (show `response`)",
+    (m.ResponseMetadata, "grounding_removed"): "the sentences the grounding check removed from the streamed answer",
+    (m.UsageItem, "purpose"): "`translate`, `rerank` (added): the question's translation into the material's language, the LLM reranker",
     (m.ResponseMetadata, "condensed_query"): "the standalone question a follow-up was rewritten to",
     (m.ResponseMetadata, "cache_distance"): "distance to the cached question on a cache hit",
     (m.UsageItem, "counted"): "the server reported no usage (llama.cpp); tokens were counted by us",
-    (m.TokenUsage, "calls"): "one entry per LLM call of the turn (condense, answer, personalize)",
+    (m.TokenUsage, "calls"): "one entry per LLM call of the turn (condense, translate, rerank, answer, personalize)",
     (m.ChatResponse, "chunks_count"): "number of `chat_chunk` frames sent for this turn",
     (StatusResponse, "added_message_types"): "message types beyond the protocol's that this server accepts (e.g. `feedback`)",
     (m.ChatRequest, "material_id"): "the material the student has open next to the chat; retrieval prefers it",
@@ -141,6 +145,13 @@ course; it streams like any answer, as written (never personalized, no LLM call,
 its `sources` are the pages the lecturer referenced (`chunk_type` `curated_reference`, distance =
 how close the question was to the lecturer's), `metadata.source_type` is `curated_answer` and
 `metadata.response_type` `curated_response`.
+
+Added: a `rag` answer is checked against its sources after it streamed (the grounding check). When
+sentences were removed, the final `chat_response.response` is the checked text and differs from
+the concatenated chunks: `metadata.revised` is `true` and `metadata.grounding_removed` lists the
+sentences; clients show `response`. An answer its sources do not support ends as `not_covered`
+(`response` is the fixed message, `sources` empty, `metadata.not_covered_reason` `grounding`).
+Otherwise the chunks always concatenate to `response`.
 
 Additions for clients that want them: a `chat_request` may say which PDF page the student has open
 (`material_id`, `page`), so retrieval prefers that material and its neighbouring pages (a

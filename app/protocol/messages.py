@@ -165,7 +165,7 @@ class ModelPricing(_Wire):
 class UsageItem(_Wire):
     """One LLM call of this turn (ours): condensing, answering, personalizing."""
 
-    purpose: Literal["condense", "answer", "personalize"]
+    purpose: Literal["condense", "answer", "personalize", "translate", "rerank"]
     model: str
     input_tokens: int
     output_tokens: int
@@ -183,6 +183,9 @@ class TokenUsage(_Wire):
 
 
 ResponseSource = Literal["rag", "cache", "not_covered", "curated"]
+# Ours: what decided "not covered" — no chunk close enough, the refusal gate before the LLM, the
+# model's own refusal, or the grounding check of the finished answer.
+NotCoveredReason = Literal["no_sources", "refusal_gate", "model", "grounding"]
 
 
 class ResponseMetadata(_Wire):
@@ -204,6 +207,11 @@ class ResponseMetadata(_Wire):
     condensed_query: str | None = None
     timings_ms: dict[str, float] | None = None  # consecutive laps: context, embed, cache, ...
     cancelled: bool = False  # stopped by the client's `cancel`: `response` is what was sent
+    not_covered_reason: NotCoveredReason | None = None  # set when response_source is not_covered
+    # The grounding check changed the answer after it streamed: ``response`` is the checked text
+    # (show it instead of the chunks); ``grounding_removed`` lists the sentences taken out.
+    revised: bool = False
+    grounding_removed: list[str] | None = None
 
 
 class ChatResponse(_Wire):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from llama_index.core.schema import NodeWithScore
 
-from app.protocol.messages import ResponseSource, UsageItem
+from app.protocol.messages import NotCoveredReason, ResponseSource, UsageItem
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,10 @@ class Answer:
     generator: str | None = None
     # the semantic-cache entry it came from or went into: a downvote holds that entry for review
     cache_key: str | None = None
+    # why it is "not covered": no_sources | refusal_gate | model | grounding
+    not_covered_reason: NotCoveredReason | None = None
+    removed: tuple[str, ...] = ()  # sentences of the streamed answer the grounding check removed
+    revised: bool = False  # its text differs from what was streamed (the grounding check)
 
     @property
     def grounded(self) -> bool:

@@ -31,7 +31,7 @@ from app.rag.postprocessors import DistanceCutoff, PromptBudget
 Factory = Callable[[Settings], BaseNodePostprocessor]
 
 REGISTRY: dict[str, Factory] = {
-    "distance_cutoff": lambda s: DistanceCutoff(threshold=s.distance_threshold),
+    "distance_cutoff": lambda s: DistanceCutoff(threshold=s.chunk_cutoff),
     "prompt_budget": lambda s: PromptBudget(max_chars=s.context_chars),
 }
 

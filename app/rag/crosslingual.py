@@ -251,7 +251,8 @@ LanguagesOf = Callable[[str], Awaitable[dict[str, float] | None]]
 class CrossLingualExpander:
     """The same search as a ``QueryExpander`` of ``app.rag.retriever.CourseRetriever``: returns
     the question in the course's other language(s), with its embedding; nothing when the
-    languages match, the course is unknown, or the translation fails."""
+    languages match, the course is unknown, or the translation fails (the question is then
+    searched as asked only). :meth:`translations` also gives what each translation cost."""
 
     def __init__(
         self, translator: Translator, embed: Embed, languages_of: LanguagesOf, timeout: float
@@ -262,12 +263,18 @@ class CrossLingualExpander:
         self._timeout = timeout
 
     async def expand(self, query: QueryBundle, scope: Any) -> Sequence[QueryBundle]:
+        return [bundle for _, bundle in await self.translations(query, scope)]
+
+    async def translations(
+        self, query: QueryBundle, scope: Any
+    ) -> list[tuple[Translation, QueryBundle]]:
+        """Each translation of the question, with the query that searches it."""
         course_id = getattr(scope, "course_id", None)
         shares = await self._languages_of(course_id) if course_id is not None else None
         if not shares:
             return []
         source = question_language(query.query_str, shares)
-        out: list[QueryBundle] = []
+        out: list[tuple[Translation, QueryBundle]] = []
         for target in targets(source, shares):
             try:
                 async with asyncio.timeout(self._timeout):
@@ -278,5 +285,5 @@ class CrossLingualExpander:
             except (LLMUnavailableError, TimeoutError) as exc:
                 log.warning("question translation %s>%s failed: %s", source, target, exc)
                 continue
-            out.append(QueryBundle(t.text, embedding=vector))
+            out.append((t, QueryBundle(t.text, embedding=vector)))
         return out

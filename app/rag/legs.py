@@ -36,9 +36,11 @@ class Ranked:
 
 
 class Leg(Protocol):
-    """One search over the chunk index; ``name`` names its rank in the node metadata."""
+    """One search over the chunk index; ``name`` names its rank in the node metadata and
+    ``weight`` is its list's weight in the reciprocal-rank fusion (dense = 1)."""
 
     name: str
+    weight: float
 
     async def search(
         self, query: QueryBundle, filters: MetadataFilters, k: int
@@ -49,6 +51,7 @@ class DenseLeg:
     """Nearest chunks to the question's vector (``query.embedding``, computed once upstream)."""
 
     name = "dense"
+    weight = 1.0
 
     def __init__(self, store: RedisVectorStore) -> None:
         self._store = store
@@ -68,9 +71,12 @@ class DenseLeg:
 
 
 class LexicalLeg:
-    """BM25 over the chunk text, verbatim (no English stemming of Indonesian words)."""
+    """RediSearch BM25 over the chunk text, verbatim: the legacy lexical leg (``RAG_LEXICAL=
+    redisearch``). Index-wide IDF, no length normalisation and the course tag scored as a term
+    make it lose to the in-process leg (``app.rag.lexical_leg``; docs/benchmarks.md)."""
 
     name = "lexical"
+    weight = 1.0
 
     def __init__(self, index: AsyncSearchIndex) -> None:
         self._index = index
@@ -88,13 +94,19 @@ class LexicalLeg:
 
 
 class ChunkIndex:
-    """The chunk index behind the legs, for reading the chunks a leg named only by id."""
+    """The chunk index behind the legs, for reading the chunks a leg named only by id.
 
-    def __init__(self, store: RedisVectorStore, index: AsyncSearchIndex) -> None:
+    ``lexical`` is the lexical leg fused with the dense one (the server passes the in-process
+    BM25 leg; without one, RediSearch's BM25 is used).
+    """
+
+    def __init__(
+        self, store: RedisVectorStore, index: AsyncSearchIndex, lexical: Leg | None = None
+    ) -> None:
         self.store = store
         self.search_index = index
         self._dense: list[Leg] = [DenseLeg(store)]
-        self._hybrid: list[Leg] = [*self._dense, LexicalLeg(index)]
+        self._hybrid: list[Leg] = [*self._dense, lexical or LexicalLeg(index)]
 
     def legs(self, lexical: bool) -> list[Leg]:
         return self._hybrid if lexical else self._dense

@@ -146,6 +146,11 @@ async def load_course_chunks(
             return docs
 
 
+def _log_failure(task: asyncio.Task[CourseLexicalIndex]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("lexical index build failed: %s", type(task.exception()).__name__)
+
+
 Loader = Callable[[str], Awaitable[list[ChunkDoc]]]
 VersionOf = Callable[[str], Awaitable[str]]
 
@@ -176,24 +181,36 @@ class LexicalIndexCache:
         self._locks: dict[str, asyncio.Lock] = {}
         self._building: dict[str, asyncio.Task[CourseLexicalIndex]] = {}
 
-    async def ready(self, course_id: str) -> CourseLexicalIndex | None:
-        """The course's index without waiting for a build.
+    async def ready(self, course_id: str, wait: float = 0.0) -> CourseLexicalIndex | None:
+        """The course's index without waiting long for a build.
 
         Analysing a large Indonesian course takes seconds the first time (Sastrawi looks up every
-        new word), so a question never waits for it: this returns the current index, or the
-        previous version's while the new one builds in the background, or None (dense only
-        until the build finishes).
+        new word), so a question waits at most ``wait`` seconds for it: this returns the current
+        index, or the previous version's while the new one builds in the background, or — when
+        the course has none yet — the new one if it is built within ``wait``, else None (dense
+        only until the build finishes). The build runs in a worker thread either way.
         """
         version = await self._version_of(course_id)
         cached = self._indexes.get(course_id)
         if cached is not None and cached.version == version:
             self._indexes.move_to_end(course_id)
             return cached
-        if course_id not in self._building:
+        task = self._building.get(course_id)
+        if task is None:
             task = asyncio.create_task(self.get(course_id), name=f"lexical-index-{course_id}")
             self._building[course_id] = task
             task.add_done_callback(lambda _: self._building.pop(course_id, None))
-        return cached
+            task.add_done_callback(_log_failure)
+        if cached is not None or wait <= 0:
+            return cached
+        try:
+            async with asyncio.timeout(wait):
+                return await asyncio.shield(task)
+        except TimeoutError:
+            return None
+        except Exception as exc:  # a failed build (Redis down): the dense leg answers alone
+            log.warning("lexical index for %s not built: %s", course_id, type(exc).__name__)
+            return None
 
     async def aclose(self) -> None:
         """Cancel background builds (at shutdown)."""

@@ -41,16 +41,21 @@ def excluded_types(filters: MetadataFilters) -> frozenset[str]:
 
 
 class InProcessLexicalLeg:
+    """Per-course BM25 (``LexicalIndexCache``); ``weight`` is its RRF weight (dense = 1), ``wait``
+    how long a question waits for its course's first index build before going dense only."""
+
     name = "lexical"
 
-    def __init__(self, cache: LexicalIndexCache) -> None:
+    def __init__(self, cache: LexicalIndexCache, weight: float = 1.0, wait: float = 0.0) -> None:
         self._cache = cache
+        self.weight = weight
+        self._wait = wait
 
     async def search(self, query: QueryBundle, filters: MetadataFilters, k: int) -> list[Ranked]:
         course_id = course_of(filters)
         if course_id is None:
             return []
-        index = await self._cache.ready(course_id)
+        index = await self._cache.ready(course_id, self._wait)
         if index is None:
             return []
         skip = excluded_types(filters)

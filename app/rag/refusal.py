@@ -52,6 +52,13 @@ class RefusalRule:
     min_coverage: float
     max_unknown: float
 
+    @property
+    def lexical(self) -> bool:
+        """Whether the lexical test can refuse anything (off: the evidence needs no BM25 index)."""
+        return self.lexical_distance < self.max_distance and (
+            self.min_coverage > 0.0 or self.max_unknown <= 1.0
+        )
+
     def refuses(self, e: Evidence) -> bool:
         if e.distance > self.max_distance:
             return True

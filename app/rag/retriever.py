@@ -6,10 +6,13 @@ outside the course. It embeds nothing: the question's vector arrives in ``QueryB
 (computed once, while history loads) and is reused by every leg, as LlamaIndex's own vector
 retriever does when the bundle carries one.
 
-Dense search alone returns its top k. With more than one list — the lexical leg
-(``RAG_HYBRID``), or extra queries from a :class:`QueryExpander` (e.g. the question in the
-material's language) — every list is searched with a fixed pool and the lists are fused by
-reciprocal rank; chunks only a lexical list found are read afterwards, with their distance.
+Dense search alone returns its top k. With more than one list — the lexical leg (per-course
+BM25, ``RAG_LEXICAL``), or extra queries from a :class:`QueryExpander` (e.g. the question in the
+material's language) — every list is searched with a fixed pool, each query's legs are fused by
+weighted reciprocal rank (the lexical leg weighs ``RAG_LEXICAL_WEIGHT``), and the queries' fused
+lists are fused again with equal weights: the recipe measured in docs/benchmarks.md ("Right page
+for student questions"). Chunks only a lexical list found are read afterwards, with their
+distance.
 """
 
 from __future__ import annotations
@@ -45,10 +48,23 @@ class QueryExpander(Protocol):
 class _Fused:
     node: NodeWithScore | None
     ranks: dict[str, int] = field(default_factory=dict)
+    score: float = 0.0
 
-    @property
-    def score(self) -> float:
-        return sum(1.0 / (RRF_K + r) for r in self.ranks.values())
+
+@dataclass(frozen=True)
+class _List:
+    query: int  # which query (0: as asked, 1...: the expander's)
+    key: str  # the metadata key of its ranks, e.g. "lexical_rank", "dense1_rank"
+    weight: float
+    ranked: list[Ranked]
+
+
+def _rrf(items: list[tuple[str, float]]) -> dict[str, float]:
+    """Weighted reciprocal-rank scores of (id, weight) pairs, in first-seen order."""
+    scores: dict[str, float] = {}
+    for node_id, gain in items:
+        scores[node_id] = scores.get(node_id, 0.0) + gain
+    return scores
 
 
 class CourseRetriever(BaseRetriever):
@@ -62,6 +78,7 @@ class CourseRetriever(BaseRetriever):
         hybrid: bool,
         timeout: float,
         expander: QueryExpander | None = None,
+        pool: int = HYBRID_POOL,
     ) -> None:
         super().__init__()
         self._chunks = chunks
@@ -71,6 +88,7 @@ class CourseRetriever(BaseRetriever):
         self._legs = chunks.legs(lexical=hybrid)
         self._timeout = timeout
         self._expander = expander
+        self._pool = pool
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         raise NotImplementedError("CourseRetriever is async only: use aretrieve()")
@@ -95,13 +113,16 @@ class CourseRetriever(BaseRetriever):
                 return self._only(
                     await self._legs[0].search(query_bundle, self._filters, self._top_k)
                 )
-            pool = max(HYBRID_POOL, self._top_k)
+            pool = max(self._pool, self._top_k)
             searches = [(n, leg, q) for n, q in enumerate(queries) for leg in self._legs]
-            lists = await asyncio.gather(
+            found = await asyncio.gather(
                 *(leg.search(q, self._filters, pool) for _, leg, q in searches)
             )
-            keys = [rank_key(f"{leg.name}{n or ''}") for n, leg, _ in searches]
-            return await self._fuse(list(zip(keys, lists, strict=True)), query_bundle.embedding)
+            lists = [
+                _List(n, rank_key(f"{leg.name}{n or ''}"), leg.weight, ranked)
+                for (n, leg, _), ranked in zip(searches, found, strict=True)
+            ]
+            return await self._fuse(lists, len(queries), query_bundle.embedding)
 
     def _only(self, ranked: list[Ranked]) -> list[NodeWithScore]:
         key = rank_key(self._legs[0].name)
@@ -113,21 +134,48 @@ class CourseRetriever(BaseRetriever):
         return out
 
     async def _fuse(
-        self, lists: list[tuple[str, list[Ranked]]], vector: Sequence[float]
+        self, lists: list[_List], queries: int, vector: Sequence[float]
     ) -> list[NodeWithScore]:
         merged: dict[str, _Fused] = {}
-        for key, ranked in lists:
-            for position, item in enumerate(ranked, 1):
-                entry = merged.setdefault(item.node_id, _Fused(item.node))
-                entry.ranks.setdefault(key, position)
+        for item in lists:
+            for position, hit in enumerate(item.ranked, 1):
+                entry = merged.setdefault(hit.node_id, _Fused(hit.node))
+                entry.ranks.setdefault(item.key, position)
                 if entry.node is None:
-                    entry.node = item.node
-        order = sorted(merged.items(), key=lambda pair: pair[1].score, reverse=True)
+                    entry.node = hit.node
+        # each query's legs by weighted RRF, then the queries' fused lists with equal weights
+        per_query = [
+            _rrf(
+                [
+                    (hit.node_id, item.weight / (RRF_K + position))
+                    for item in lists
+                    if item.query == n
+                    for position, hit in enumerate(item.ranked, 1)
+                ]
+            )
+            for n in range(queries)
+        ]
+        if queries == 1:
+            final = per_query[0]
+        else:
+            final = _rrf(
+                [
+                    (node_id, 1.0 / (RRF_K + position))
+                    for scores in per_query
+                    for position, (node_id, _) in enumerate(
+                        sorted(scores.items(), key=lambda kv: kv[1], reverse=True), 1
+                    )
+                ]
+            )
+        for node_id, score in final.items():
+            merged[node_id].score = score
+        order = sorted(final, key=lambda node_id: final[node_id], reverse=True)
         top = order[: self._top_k]
-        missing = [node_id for node_id, entry in top if entry.node is None]
+        missing = [node_id for node_id in top if merged[node_id].node is None]
         loaded = await self._chunks.load(missing, vector) if missing else {}
         out = []
-        for node_id, entry in top:
+        for node_id in top:
+            entry = merged[node_id]
             node = entry.node or loaded.get(node_id)
             if node is None:
                 continue

@@ -88,6 +88,7 @@ class ChatService:
             clock.lap("personalize")
         elif not streamed:
             yield delta(answer.text)
+            answer = replace(answer, revised=False)  # what went out is the checked text
         yield _result(question, answer, personalized, clock)
 
     async def _prepared_answer(
@@ -125,4 +126,7 @@ def _result(
         condensed_query=question.condensed,
         timings_ms=dict(clock.laps),
         cache_key=answer.cache_key,
+        not_covered_reason=answer.not_covered_reason,
+        revised=answer.revised and personalized is None,  # a rewrite streams the checked text
+        removed=answer.removed,
     )

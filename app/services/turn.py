@@ -13,7 +13,7 @@ from typing import Protocol
 
 from llama_index.core.schema import NodeWithScore
 
-from app.protocol.messages import ResponseSource, UsageItem
+from app.protocol.messages import NotCoveredReason, ResponseSource, UsageItem
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,9 @@ class TurnResult:
     # the semantic-cache entry the answer came from or went into (a personalized rewrite of it
     # too: a downvote is about the content), so a downvote can hold that entry for review
     cache_key: str | None = None
+    not_covered_reason: NotCoveredReason | None = None
+    revised: bool = False  # the response differs from the streamed text (grounding check)
+    removed: tuple[str, ...] = ()  # sentences the grounding check took out of the streamed text
 
 
 class DeltaCounter:

@@ -8,7 +8,7 @@ from typing import Literal
 from app.core.config import Settings
 from app.protocol.messages import ModelPricing, TokenUsage, UsageItem
 
-Purpose = Literal["condense", "answer", "personalize"]
+Purpose = Literal["condense", "answer", "personalize", "translate", "rerank"]
 
 
 def usage_item(

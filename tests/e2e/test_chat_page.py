@@ -218,3 +218,27 @@ def test_curated_badge_page_context_and_a_downvote_that_takes_an_answer_out_of_t
     with httpx.Client(base_url=tutor.url, headers=lecturer) as client:
         [held] = client.get("/courses/course_tik_01/reviews").json()
     assert held["comments"] == ["Halamannya salah."] and held["answer"] == ANSWER
+
+
+def test_an_answer_the_grounding_check_trimmed_shows_the_checked_text_and_says_so(
+    browser: Browser, tutor_factory: Callable[..., Tutor]
+) -> None:
+    supported = (
+        "Manajemen infrastruktur TI adalah kegiatan merencanakan dan memelihara sumber daya TI."
+    )
+    invented = (
+        "Konsep ini dirumuskan oleh Napoleon Bonaparte di Paris pada tahun 1805 bersama Voltaire."
+    )
+    tutor = tutor_factory(rag_grounding="remove", cache_enabled=False)
+    tutor.llm.script(Reply.from_text(f"{supported} {invented}"))
+    with watched_page(browser, DESKTOP, locale="en-US") as watched:
+        page = watched.page
+        page.goto(f"{tutor.url}/?user_id=page-grounding")
+        page.get_by_test_id("course-select").select_option("course_tik_01")
+        expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+        page.get_by_test_id("question").fill(QUESTION)
+        page.get_by_test_id("send").click()
+        expect(page.locator("[data-badge=revised]")).to_be_visible()
+        answer = page.get_by_test_id("answer")
+        expect(answer).to_have_text(supported)  # the streamed invented sentence is gone
+        assert watched.errors == []

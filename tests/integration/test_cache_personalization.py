@@ -205,6 +205,9 @@ async def test_cached_answers_disappear_when_the_course_material_changes(
         folder / "modul.pdf", ["Router adalah perangkat lapisan 3 yang memilih rute terbaik. " * 6]
     )
     ingest_paths(settings, "jarkom", [folder])
+    tutor.llm.default = Reply.from_text(
+        "Router adalah perangkat lapisan 3 yang memilih rute (hal. 1)."
+    )
     after = await one_turn(tutor, question, course="jarkom")
     assert after["cached"] is False and "lapisan 3" in after["sources"][0]["content"]
 

@@ -31,7 +31,12 @@ async def one_turn(tutor: Tutor, question: str = QUESTION, user: str = "s1") -> 
 async def test_a_configured_llamaindex_postprocessor_reorders_the_cited_chunks(
     tutor_factory: Callable[..., Tutor],
 ) -> None:
-    wide = {"rag_distance_threshold": 2.0, "rag_max_context_chars": 100_000, "cache_enabled": False}
+    wide = {  # dense only: its sources come best cosine first, the order the reorder starts from
+        "rag_distance_threshold": 2.0,
+        "rag_max_context_chars": 100_000,
+        "cache_enabled": False,
+        "rag_lexical": "off",
+    }
     plain = tutor_factory(**wide)
     plain.llm.default = Reply.from_text(ANSWER)
     ranked = (await one_turn(plain)).final["sources"]

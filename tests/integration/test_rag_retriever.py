@@ -12,13 +12,16 @@ from redisvl.index import AsyncSearchIndex, SearchIndex
 
 from app.core.config import Settings
 from app.core.embeddings import LocalE5Embedding
-from app.core.knowledge import build_vector_store, chunk_schema
+from app.core.knowledge import KnowledgeKeys, build_vector_store, chunk_schema
 from app.core.redis import async_client, sync_client
 from app.rag import nodes as facts
 from app.rag.legs import ChunkIndex
+from app.rag.lexical_leg import InProcessLexicalLeg
 from app.rag.retriever import CourseRetriever
 from app.rag.scope import CourseScope, redis_filter, scope_filters
 from app.services.lexical import normalize_question
+from app.services.query_parts import build_lexical_cache
+from app.services.versions import VersionReader
 from tests.conftest import SettingsFactory
 
 pytestmark = pytest.mark.integration
@@ -193,3 +196,32 @@ def test_sync_retrieval_is_refused_clearly(chunks: tuple[Settings, ChunkIndex]) 
     _, index = chunks
     with pytest.raises(NotImplementedError, match="async only"):
         CourseRetriever(index, CourseScope("net_a"), 2, False, 5.0).retrieve("router")
+
+
+async def test_in_process_lexical_leg_keeps_to_the_course_and_its_chunk_types(
+    chunks: tuple[Settings, ChunkIndex], model: LocalE5Embedding
+) -> None:
+    settings, index = chunks
+    client = index.search_index.client
+    assert client is not None
+    versions = VersionReader(client, KnowledgeKeys.from_settings(settings), 5.0)
+    cache = build_lexical_cache(settings, client, versions)
+    bm25 = ChunkIndex(index.store, index.search_index, InProcessLexicalLeg(cache, 1.25, 30.0))
+    question = bundle(model, "Firewall menyaring lalu lintas menurut aturan keamanan?")
+    try:
+        # "firewall" is in net_b's text and in net_a's table of contents only
+        in_b = await CourseRetriever(bm25, CourseScope("net_b"), 10, True, 5.0).aretrieve(question)
+        firewall = next(n for n in in_b if n.node.node_id == "net_b:m:5:1")
+        assert facts.rank(firewall, "lexical") == 1
+        in_a = await CourseRetriever(bm25, CourseScope("net_a"), 10, True, 5.0).aretrieve(question)
+        assert {facts.meta(n, "course_id") for n in in_a} == {"net_a"}
+        assert {facts.meta(n, "chunk_type") for n in in_a} == {"text"}
+        assert all(facts.rank(n, "lexical") is None for n in in_a)  # its toc is never a hit
+        router = await CourseRetriever(bm25, CourseScope("net_a"), 10, True, 5.0).aretrieve(
+            bundle(model, QUESTION)
+        )
+        assert facts.rank(router[0], "lexical") == 1 and facts.rank(router[0], "dense") == 1
+        anywhere = await CourseRetriever(bm25, CourseScope(None), 10, True, 5.0).aretrieve(question)
+        assert all(facts.rank(n, "lexical") is None for n in anywhere)  # no course, no BM25
+    finally:
+        await cache.aclose()

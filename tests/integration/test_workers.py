@@ -44,6 +44,7 @@ def environment(
         "OPENAI_MODEL_COMPREHENSIVE": "gpt-4o-mini",
         "EMBEDDING_PROVIDER": "local",
         "PRESENCE_HEARTBEAT_SECONDS": "1",
+        "RAG_GROUNDING": "off",  # scripted filler answers are not material
         **extra,
     }
 

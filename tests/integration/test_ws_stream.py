@@ -32,7 +32,7 @@ async def test_connection_frame_carries_the_live_config(tutor: Tutor) -> None:
         s = tutor.settings
         assert config["model_comprehensive"] == "gpt-4o-mini"
         assert config["model_personalized"] == "gpt-4o-nano"
-        assert config["rag_threshold"] == s.distance_threshold
+        assert config["rag_threshold"] == s.chunk_cutoff
         assert config["rag_top_k"] == s.rag_top_k
         assert config["openai_temperature"] == s.openai_temperature
         assert config["openai_max_tokens"] == s.openai_max_tokens
@@ -77,7 +77,7 @@ async def test_one_turn_streams_phrases_and_ends_with_every_documented_field(tut
     assert meta["source"] == "rag" and meta["source_type"] == "knowledge_base"
     assert meta["response_type"] == "rag_response" and meta["model_used"] == "gpt-4o-mini"
     assert meta["personalized"] is False and meta["course_id"] == "course_tik_01"
-    assert meta["rag_threshold_used"] == tutor.settings.distance_threshold
+    assert meta["rag_threshold_used"] == tutor.settings.chunk_cutoff
     assert meta["documents_retrieved"] == tutor.settings.rag_top_k >= meta["documents_used"] >= 1
     assert len(final["sources"]) == meta["documents_used"]
     top = final["sources"][0]["metadata"]

@@ -40,6 +40,7 @@ def serve_tutor(
         "openai_model_personalized": "gpt-4o-nano",
         "stream_flush_interval_ms": 20,
         "cache_enabled": False,
+        "rag_grounding": "off",  # scripted filler answers are not material (see tests/conftest.py)
     }
     values.update(overrides)
     settings = isolated_settings(prefix, data_dir, **values)

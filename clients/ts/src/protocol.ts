@@ -209,7 +209,7 @@ export interface ModelPricing {
  * via the `definition` "UsageItem".
  */
 export interface UsageItem {
-  purpose: 'condense' | 'answer' | 'personalize';
+  purpose: 'condense' | 'answer' | 'personalize' | 'translate' | 'rerank';
   model: string;
   input_tokens: number;
   output_tokens: number;
@@ -240,6 +240,9 @@ export interface ResponseMetadata {
     [k: string]: number | undefined;
   } | null;
   cancelled: boolean;
+  not_covered_reason: ('no_sources' | 'refusal_gate' | 'model' | 'grounding') | null;
+  revised: boolean;
+  grounding_removed: string[] | null;
 }
 /**
  * This interface was referenced by `TutorProtocol`'s JSON-Schema

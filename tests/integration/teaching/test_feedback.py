@@ -128,7 +128,7 @@ async def test_downvote_holds_the_cached_answer_until_a_lecturer_reviews_it(tuto
     assert rated.status_code == 200 and rated.json()["held_for_review"] is True
     assert cache_keys(tutor) == []
 
-    fresh = "Jawaban baru dari materi (hal. 2)."
+    fresh = "Manajemen infrastruktur TI adalah kegiatan merencanakan dan memelihara sumber daya TI (hal. 2)."
     tutor.llm.script(Reply.from_text(fresh))
     again = await one_turn(tutor, QUESTION, user="s3")
     assert again["cached"] is False and again["response"] == fresh

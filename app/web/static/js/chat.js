@@ -234,6 +234,7 @@ function finishView(view, result) {
       result.notCovered && badge(t('notCovered'), 'not-covered'),
       result.curated && badge(t('curated'), 'curated'),
       result.stopped && badge(t('stopped'), 'stopped'),
+      result.revised && badge(t('revised'), 'revised'),
     ].filter(Boolean),
   );
   const sources = result.sources ?? [];
@@ -311,9 +312,10 @@ async function ask(query) {
           requestAnimationFrame(paint);
         }
       } else if (frame.type === 'chat_response') {
-        text = frame.response;
+        text = frame.response; // the checked text: it replaces what streamed when they differ
         paint();
         finishView(view, {
+          revised: Boolean(frame.metadata.revised) && frame.response_source !== 'not_covered',
           sources: frame.sources,
           cached: frame.cached,
           personalized: frame.metadata.personalized,
