@@ -4,13 +4,16 @@ Drop-in for the RediSearch ``LexicalLeg``: same name, same contract (ranked chun
 course the filters name), but per-course IDF, a length-normalised BM25 and Indonesian stemming
 (docs/benchmarks.md, "Right page for student questions"). The chunk-type rule comes from the same
 filters every leg gets: excluded types are taken from them, so the leg cannot drift from
-``scope_filters``. Without a course (a socket bound to none) or while a course's index is still
-being built, it returns nothing and the dense leg answers alone.
+``scope_filters``. A course set (a token's courses) searches each course's index and keeps the
+best scores; without a course (a socket bound to none) or while an index is still being built, that
+course adds nothing and the dense leg answers alone.
 """
 
 from __future__ import annotations
 
-from llama_index.core.schema import QueryBundle
+import asyncio
+
+from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters
 
 from app.core.schema import ChunkField
@@ -18,16 +21,17 @@ from app.rag.legs import Ranked
 from app.rag.lexical_index import LexicalIndexCache
 
 
-def course_of(filters: MetadataFilters) -> str | None:
-    """The course id an equality condition of ``filters`` names (None when there is none)."""
+def courses_of(filters: MetadataFilters) -> list[str]:
+    """The course ids the course condition of ``filters`` names: one (``EQ``), a set (``IN``), or
+    none (no course condition: this leg then searches nothing, never every course)."""
     for item in filters.filters:
-        if (
-            isinstance(item, MetadataFilter)
-            and item.key == ChunkField.COURSE_ID.value
-            and item.operator == FilterOperator.EQ
-        ):
-            return str(item.value)
-    return None
+        if not isinstance(item, MetadataFilter) or item.key != ChunkField.COURSE_ID.value:
+            continue
+        if item.operator == FilterOperator.EQ:
+            return [str(item.value)]
+        if item.operator == FilterOperator.IN and isinstance(item.value, list):
+            return sorted({str(value) for value in item.value})
+    return []
 
 
 def excluded_types(filters: MetadataFilters) -> frozenset[str]:
@@ -52,14 +56,17 @@ class InProcessLexicalLeg:
         self._wait = wait
 
     async def search(self, query: QueryBundle, filters: MetadataFilters, k: int) -> list[Ranked]:
-        course_id = course_of(filters)
-        if course_id is None:
+        courses = courses_of(filters)
+        if not courses:
             return []
-        index = await self._cache.ready(course_id, self._wait)
-        if index is None:
-            return []
+        indexes = await asyncio.gather(*(self._cache.ready(c, self._wait) for c in courses))
+        hits: list[NodeWithScore] = []
+        for index in indexes:
+            if index is not None:
+                hits.extend(index.search(query.query_str, k))
+        if len(indexes) > 1:  # each course ranks its own; keep the best k of all of them
+            hits = sorted(hits, key=lambda hit: hit.score or 0.0, reverse=True)[:k]
         skip = excluded_types(filters)
-        hits = index.search(query.query_str, k)
         return [
             Ranked(hit.node.node_id)
             for hit in hits

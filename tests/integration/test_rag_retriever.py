@@ -221,6 +221,17 @@ async def test_in_process_lexical_leg_keeps_to_the_course_and_its_chunk_types(
             bundle(model, QUESTION)
         )
         assert facts.rank(router[0], "lexical") == 1 and facts.rank(router[0], "dense") == 1
+        # a token's course set: each course's BM25 is searched, and only those courses'
+        both = CourseScope(frozenset({"net_a", "net_b"}))
+        in_set = await CourseRetriever(bm25, both, 10, True, 5.0).aretrieve(question)
+        assert {facts.meta(n, "course_id") for n in in_set} <= {"net_a", "net_b"}
+        firewall = next(n for n in in_set if n.node.node_id == "net_b:m:5:1")
+        assert facts.rank(firewall, "lexical") == 1
+        assert all(
+            facts.rank(n, "lexical") is None
+            for n in in_set
+            if facts.meta(n, "chunk_type") != "text"
+        )
         anywhere = await CourseRetriever(bm25, CourseScope(None), 10, True, 5.0).aretrieve(question)
         assert all(facts.rank(n, "lexical") is None for n in anywhere)  # no course, no BM25
     finally:
