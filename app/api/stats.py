@@ -33,7 +33,9 @@ class StatsResponse(StatsReport):
     course_id: str | None = Field(description="the course reported on; null: all the caller's")
     date_from: date = Field(serialization_alias="from")
     date_to: date = Field(serialization_alias="to")
-    connections_now: int | None = Field(description="open chat connections, all courses")
+    connections_now: int | None = Field(
+        description="open chat connections of the report's courses (all connections overall)"
+    )
     active_chats: int | None = Field(description="answers streaming right now, all courses")
     generated_at: datetime
 
@@ -129,7 +131,7 @@ async def stats(
     chats: int | None = None
     try:
         snapshot = await services.presence.snapshot()
-        connections, chats = snapshot.connections, snapshot.active_chats
+        connections, chats = snapshot.connections_in(scope), snapshot.active_chats
     except BACKING_ERRORS:
         pass  # the numbers from the database are still worth showing
     response = StatsResponse(

@@ -36,6 +36,13 @@ class PresenceSnapshot:
     active_chats: int
     members: tuple[Connected, ...] = ()
 
+    def connections_in(self, courses: frozenset[str] | None) -> int:
+        """Open connections scoped to any of ``courses`` (all of them for ``None``). A connection
+        bound to no course (every course) belongs to none in particular and counts only in all."""
+        if courses is None:
+            return self.connections
+        return sum(1 for m in self.members if m.courses is not None and m.courses & courses)
+
     def users_in(self, courses: frozenset[str]) -> list[str]:
         """Users with a connection scoped to any of ``courses`` (never an every-course one)."""
         return sorted(

@@ -100,6 +100,30 @@ def test_stats_validation_and_csv(tutor: Tutor) -> None:
     assert csv.text.splitlines()[0] == "model,turns,input_tokens,output_tokens,cost_usd"
 
 
+def test_connections_now_counts_the_reports_course(tutor: Tutor) -> None:
+    async def count_while_open() -> dict[str, int]:
+        sockets = [
+            (await connect(tutor.url, user_id=f"conn{i}", course_id=course))[0]
+            for i, course in enumerate(["course_tik_01", "course_tik_01", "course_net_en_01"])
+        ]
+        try:
+            counts = {}
+            async with httpx.AsyncClient(timeout=10) as http:
+                for course in ("course_tik_01", "course_net_en_01", ""):
+                    body = (
+                        await http.get(
+                            f"{tutor.url}/api/stats", params={"course_id": course}, headers=ME
+                        )
+                    ).json()
+                    counts[course or "all"] = body["connections_now"]
+            return counts
+        finally:
+            for ws in sockets:
+                await ws.close()
+
+    assert asyncio.run(count_while_open()) == {"course_tik_01": 2, "course_net_en_01": 1, "all": 3}
+
+
 def test_only_staff_see_stats() -> None:
     student = Principal("s1", "student", frozenset({"course_a"}))
     staff_a = Principal("l1", "staff", frozenset({"course_a"}))
