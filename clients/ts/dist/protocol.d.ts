@@ -386,7 +386,7 @@ export interface StatsResponse {
     from: string;
     to: string;
     /**
-     * open chat connections, all courses
+     * open chat connections of the report's courses (all connections overall)
      */
     connections_now: number | null;
     /**
