@@ -1,14 +1,15 @@
 """The ways the chunk index is searched for one query: each returns a ranked list of chunk ids.
 
-Dense search goes through LlamaIndex's ``RedisVectorStore`` and returns whole nodes (with their
-distance). Lexical search is RediSearch BM25 over the same chunks and returns only ids: most of its
-hits are also dense hits, and the few that are not and survive fusion are read afterwards
-(:meth:`ChunkIndex.load`), so a question never pays for parsing twenty nodes it will not use.
+Dense search alone goes through LlamaIndex's ``RedisVectorStore`` and returns whole nodes (with
+their distance). When lists are fused, every leg returns only ids — the dense leg with each chunk's
+distance — and the few chunks that survive fusion are read afterwards in one pipelined read
+(:meth:`ChunkIndex.load`), so a question never transfers and parses the text and LlamaIndex JSON of
+the pool's twenty-odd nodes it will not use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,6 +21,7 @@ from llama_index.vector_stores.redis import RedisVectorStore
 from llama_index.vector_stores.redis.schema import NODE_CONTENT_FIELD_NAME as NODE_CONTENT
 from redis.commands.search.query import Query
 from redisvl.index import AsyncSearchIndex
+from redisvl.query import VectorQuery
 
 from app.core.schema import ChunkField
 from app.rag.nodes import VECTOR_DISTANCE, note
@@ -29,10 +31,19 @@ from app.services.lexical import query_terms, text_clause
 
 @dataclass(frozen=True)
 class Ranked:
-    """One entry of a leg's list: the chunk id, and the node when the leg already has it."""
+    """One entry of a leg's list: the chunk id, the node when the leg already has it, and the
+    cosine distance to the query when the leg measured it."""
 
     node_id: str
     node: NodeWithScore | None = None
+    distance: float | None = None
+
+
+def reported_distance(raw: str | float) -> float:
+    """RediSearch's KNN distance as the dense leg reports it: through the vector store's
+    similarity (``1 - d``, ``RedisVectorStore``), so both dense searches give the same float."""
+    similarity = 1 - float(raw)
+    return 1.0 - float(similarity)
 
 
 class Leg(Protocol):
@@ -70,6 +81,35 @@ class DenseLeg:
         return ranked
 
 
+class DenseRankLeg:
+    """The dense leg of a fused search: the same KNN query as :class:`DenseLeg` (the vector store's
+    filter, ``redis_filter``), but RediSearch returns each chunk's id and distance only."""
+
+    name = "dense"
+    weight = 1.0
+
+    def __init__(self, index: AsyncSearchIndex) -> None:
+        self._index = index
+        self._key_start = len(index.prefix) + len(index.key_separator)
+
+    async def search(self, query: QueryBundle, filters: MetadataFilters, k: int) -> list[Ranked]:
+        if query.embedding is None:
+            raise ValueError("dense search needs the question's embedding in the QueryBundle")
+        request = VectorQuery(
+            vector=query.embedding,
+            vector_field_name=ChunkField.VECTOR.value,
+            return_fields=[],  # the distance only (RediSearch always sends the key)
+            filter_expression=redis_filter(filters),
+            num_results=k,
+        )
+        docs = await self._index.query(request)
+        return [
+            Ranked(str(doc["id"])[self._key_start :],
+                   distance=reported_distance(doc[VectorQuery.DISTANCE_ID]))
+            for doc in docs
+        ]  # fmt: skip
+
+
 class LexicalLeg:
     """RediSearch BM25 over the chunk text, verbatim: the legacy lexical leg (``RAG_LEXICAL=
     redisearch``). Index-wide IDF, no length normalisation and the course tag scored as a term
@@ -96,8 +136,9 @@ class LexicalLeg:
 class ChunkIndex:
     """The chunk index behind the legs, for reading the chunks a leg named only by id.
 
-    ``lexical`` is the lexical leg fused with the dense one (the server passes the in-process
-    BM25 leg; without one, RediSearch's BM25 is used).
+    ``dense`` searches alone (whole nodes); :meth:`legs` are the lists of a fused search, whose
+    dense leg names ids only. ``lexical`` is the lexical leg fused with the dense one (the server
+    passes the in-process BM25 leg; without one, RediSearch's BM25 is used).
     """
 
     def __init__(
@@ -105,34 +146,41 @@ class ChunkIndex:
     ) -> None:
         self.store = store
         self.search_index = index
-        self._dense: list[Leg] = [DenseLeg(store)]
-        self._hybrid: list[Leg] = [*self._dense, lexical or LexicalLeg(index)]
+        self.dense: Leg = DenseLeg(store)
+        ranked = DenseRankLeg(index)
+        self._fused: list[Leg] = [ranked]
+        self._hybrid: list[Leg] = [ranked, lexical or LexicalLeg(index)]
 
     def legs(self, lexical: bool) -> list[Leg]:
-        return self._hybrid if lexical else self._dense
+        """The legs of a fused search: dense ids, and the lexical leg when ``lexical``."""
+        return self._hybrid if lexical else self._fused
 
     async def load(
-        self, node_ids: Sequence[str], vector: Sequence[float]
+        self, distances: Mapping[str, float | None], vector: Sequence[float]
     ) -> dict[str, NodeWithScore]:
-        """The chunks with these ids, each with its cosine distance to ``vector``."""
+        """The chunks with these ids, in one pipelined read, each with its cosine distance to
+        ``vector``: the given one, else computed from the chunk's stored vector (read only then)."""
         client = self.search_index.client
         assert client is not None
-        fields = (NODE_CONTENT, ChunkField.TEXT.value, ChunkField.VECTOR.value)
+        content = [NODE_CONTENT, ChunkField.TEXT.value]
         async with client.pipeline(transaction=False) as pipe:
-            for node_id in node_ids:
-                pipe.hmget(self.search_index.key(node_id), list(fields))
+            for node_id, known in distances.items():
+                fields = content if known is not None else [*content, ChunkField.VECTOR.value]
+                pipe.hmget(self.search_index.key(node_id), fields)
             rows = await pipe.execute()
         query = np.asarray(vector, dtype=np.float32)
         query /= np.linalg.norm(query) or 1.0
         out: dict[str, NodeWithScore] = {}
-        for node_id, (content, text, blob) in zip(node_ids, rows, strict=True):
-            if content is None:  # deleted since the search: not served
+        for (node_id, known), row in zip(distances.items(), rows, strict=True):
+            if row[0] is None:  # deleted since the search: not served
                 continue
-            node = metadata_dict_to_node({NODE_CONTENT: _text(content)})
-            node.set_content(_text(text))
+            node = metadata_dict_to_node({NODE_CONTENT: _text(row[0])})
+            node.set_content(_text(row[1]))
             hit = NodeWithScore(node=node)
-            if blob:
-                stored = np.frombuffer(blob, dtype=np.float32)
+            if known is not None:
+                note(hit, VECTOR_DISTANCE, known)
+            elif row[2]:
+                stored = np.frombuffer(row[2], dtype=np.float32)
                 cos = float(stored @ query / (np.linalg.norm(stored) or 1.0))
                 note(hit, VECTOR_DISTANCE, 1.0 - cos)
             out[node_id] = hit

@@ -11,8 +11,9 @@ BM25, ``RAG_LEXICAL``), or extra queries from a :class:`QueryExpander` (e.g. the
 material's language) — every list is searched with a fixed pool, each query's legs are fused by
 weighted reciprocal rank (the lexical leg weighs ``RAG_LEXICAL_WEIGHT``), and the queries' fused
 lists are fused again with equal weights: the recipe measured in docs/benchmarks.md ("Right page
-for student questions"). Chunks only a lexical list found are read afterwards, with their
-distance.
+for student questions"). The fused lists name ids only (the dense one with each chunk's distance);
+the ``top_k`` chunks that survive fusion are read afterwards in one pipelined read, a chunk only a
+lexical list found with its distance computed from its stored vector.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class QueryExpander(Protocol):
 @dataclass
 class _Fused:
     node: NodeWithScore | None
+    distance: float | None = None
     ranks: dict[str, int] = field(default_factory=dict)
     score: float = 0.0
 
@@ -111,7 +113,7 @@ class CourseRetriever(BaseRetriever):
         async with asyncio.timeout(self._timeout):
             if len(queries) == 1 and len(self._legs) == 1:
                 return self._only(
-                    await self._legs[0].search(query_bundle, self._filters, self._top_k)
+                    await self._chunks.dense.search(query_bundle, self._filters, self._top_k)
                 )
             pool = max(self._pool, self._top_k)
             searches = [(n, leg, q) for n, q in enumerate(queries) for leg in self._legs]
@@ -125,7 +127,7 @@ class CourseRetriever(BaseRetriever):
             return await self._fuse(lists, len(queries), query_bundle.embedding)
 
     def _only(self, ranked: list[Ranked]) -> list[NodeWithScore]:
-        key = rank_key(self._legs[0].name)
+        key = rank_key(self._chunks.dense.name)
         out = []
         for position, item in enumerate(ranked, 1):
             assert item.node is not None  # the dense leg returns whole nodes
@@ -139,10 +141,12 @@ class CourseRetriever(BaseRetriever):
         merged: dict[str, _Fused] = {}
         for item in lists:
             for position, hit in enumerate(item.ranked, 1):
-                entry = merged.setdefault(hit.node_id, _Fused(hit.node))
+                entry = merged.setdefault(hit.node_id, _Fused(hit.node, hit.distance))
                 entry.ranks.setdefault(item.key, position)
                 if entry.node is None:
                     entry.node = hit.node
+                if entry.distance is None:  # the first dense list's, as asked or translated
+                    entry.distance = hit.distance
         # each query's legs by weighted RRF, then the queries' fused lists with equal weights
         per_query = [
             _rrf(
@@ -171,7 +175,7 @@ class CourseRetriever(BaseRetriever):
             merged[node_id].score = score
         order = sorted(final, key=lambda node_id: final[node_id], reverse=True)
         top = order[: self._top_k]
-        missing = [node_id for node_id in top if merged[node_id].node is None]
+        missing = {i: merged[i].distance for i in top if merged[i].node is None}
         loaded = await self._chunks.load(missing, vector) if missing else {}
         out = []
         for node_id in top:

@@ -15,7 +15,7 @@ from app.core.embeddings import LocalE5Embedding
 from app.core.knowledge import KnowledgeKeys, build_vector_store, chunk_schema
 from app.core.redis import async_client, sync_client
 from app.rag import nodes as facts
-from app.rag.legs import ChunkIndex
+from app.rag.legs import ChunkIndex, Leg
 from app.rag.lexical_leg import InProcessLexicalLeg
 from app.rag.retriever import CourseRetriever
 from app.rag.scope import CourseScope, redis_filter, scope_filters
@@ -234,5 +234,61 @@ async def test_in_process_lexical_leg_keeps_to_the_course_and_its_chunk_types(
         )
         anywhere = await CourseRetriever(bm25, CourseScope(None), 10, True, 5.0).aretrieve(question)
         assert all(facts.rank(n, "lexical") is None for n in anywhere)  # no course, no BM25
+    finally:
+        await cache.aclose()
+
+
+class WholeNodeFusion(ChunkIndex):
+    """The fused search as it was before the dense leg named ids only: the vector store's whole
+    nodes (text, LlamaIndex JSON, distance) for the pool, the reference for the id-only leg."""
+
+    def legs(self, lexical: bool) -> list[Leg]:
+        return [self.dense, *super().legs(lexical)[1:]]
+
+
+def _facts(found: Sequence[NodeWithScore]) -> list[tuple[object, ...]]:
+    return [
+        (n.node.node_id, n.score, n.node.get_content(), sorted(n.node.metadata.items()),
+         sorted(n.node.excluded_llm_metadata_keys))
+        for n in found
+    ]  # fmt: skip
+
+
+async def test_a_fused_search_reads_only_the_kept_chunks_and_ranks_as_with_whole_nodes(
+    chunks: tuple[Settings, ChunkIndex], model: LocalE5Embedding
+) -> None:
+    settings, index = chunks
+    client = index.search_index.client
+    assert client is not None
+    cache = build_lexical_cache(
+        settings, client, VersionReader(client, KnowledgeKeys.from_settings(settings), 5.0)
+    )
+    lexical = InProcessLexicalLeg(cache, 1.25, 30.0)
+    ours = ChunkIndex(index.store, index.search_index, lexical)
+    reference = WholeNodeFusion(index.store, index.search_index, lexical)
+    english = Translate(model, "What does a firewall filter in a network?")
+    questions = [QUESTION, "Firewall menyaring lalu lintas?", "switch LAN", "alamat IP tujuan"]
+    try:
+        for text in questions:
+            for hybrid, expander, k in ((True, None, 3), (True, english, 4), (False, english, 2)):
+                for course in ("net_a", "net_b", frozenset({"net_a", "net_b"})):
+                    scope = CourseScope(course)
+                    got = await CourseRetriever(ours, scope, k, hybrid, 5.0, expander, 3).aretrieve(
+                        bundle(model, text)
+                    )
+                    want = await CourseRetriever(
+                        reference, scope, k, hybrid, 5.0, expander, 3
+                    ).aretrieve(bundle(model, text))
+                    assert got and _facts(got) == _facts(want)
+                    assert all(facts.distance(n) < 1.0 for n in got)
+        # the id-only dense leg ranks exactly as the vector store, with the same distances
+        question = bundle(model, QUESTION)
+        for scope in (CourseScope("net_a"), CourseScope(None)):
+            filters = scope_filters(scope)
+            ranked = await ours.legs(False)[0].search(question, filters, 4)
+            whole = await ours.dense.search(question, filters, 4)
+            assert [(r.node_id, r.distance, r.node) for r in ranked] == [
+                (w.node_id, facts.distance(w.node), None) for w in whole if w.node is not None
+            ]
     finally:
         await cache.aclose()
