@@ -89,21 +89,31 @@ async def course_version(
     client: aioredis.Redis, keys: KnowledgeKeys, course_id: str | frozenset[str] | None
 ) -> str:
     """The content version of a course, of several together, or of every course (``None``)."""
+    return (await course_versions(client, keys, course_id))[0]
+
+
+async def course_versions(
+    client: aioredis.Redis, keys: KnowledgeKeys, course_id: str | frozenset[str] | None
+) -> tuple[str, dict[str, str]]:
+    """:func:`course_version`, and each course's own version it was made of (one read)."""
     if isinstance(course_id, frozenset) and len(course_id) == 1:
         course_id = next(iter(course_id))
     if isinstance(course_id, str):
         value = await client.get(keys.version(course_id))
-        return value.decode() if isinstance(value, bytes) else (value or EMPTY_VERSION)
+        one = value.decode() if isinstance(value, bytes) else (value or EMPTY_VERSION)
+        return one, {course_id: one}
     if course_id is None:
         members: set[Any] = await client.smembers(keys.courses)  # type: ignore[misc]
         courses = sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
     else:
         courses = sorted(course_id)
     if not courses:
-        return EMPTY_VERSION
+        return EMPTY_VERSION, {}
     values = await client.mget([keys.version(c) for c in courses])
-    joined = "|".join(
-        f"{c}={v.decode() if isinstance(v, bytes) else v}"
-        for c, v in zip(courses, values, strict=True)
-    )
-    return hashlib.sha256(joined.encode()).hexdigest()[:16]
+    each = [
+        (c, v.decode() if isinstance(v, bytes) else v) for c, v in zip(courses, values, strict=True)
+    ]
+    joined = "|".join(f"{c}={v}" for c, v in each)  # a course without material joins as None
+    return hashlib.sha256(joined.encode()).hexdigest()[:16], {
+        c: v or EMPTY_VERSION for c, v in each
+    }

@@ -52,7 +52,9 @@ class RefusalGate:
     ) -> Verdict:
         index = None
         if self._lexical is not None and scope.course_id is not None and self._rule.lexical:
-            index = await self._lexical.ready(scope.course_id)
+            index = await self._lexical.ready(
+                scope.course_id, version=scope.versions.get(scope.course_id)
+            )
         text, language = query.query_str, None
         if translation is not None:
             text, language = translation.text, translation.target

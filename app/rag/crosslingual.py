@@ -245,7 +245,8 @@ class CrossLingualRetriever(BaseRetriever):
         return fuse_nodes(lists, weights)
 
 
-LanguagesOf = Callable[[str], Awaitable[dict[str, float] | None]]
+# a course's language shares, given its content version when the question's turn already read it
+LanguagesOf = Callable[[str, str | None], Awaitable[dict[str, float] | None]]
 
 
 class CrossLingualExpander:
@@ -270,7 +271,12 @@ class CrossLingualExpander:
     ) -> list[tuple[Translation, QueryBundle]]:
         """Each translation of the question, with the query that searches it."""
         course_id = getattr(scope, "course_id", None)
-        shares = await self._languages_of(course_id) if course_id is not None else None
+        versions = getattr(scope, "versions", {})
+        shares = (
+            await self._languages_of(course_id, versions.get(course_id))
+            if course_id is not None
+            else None
+        )
         if not shares:
             return []
         source = question_language(query.query_str, shares)

@@ -48,7 +48,9 @@ def reported_distance(raw: str | float) -> float:
 
 class Leg(Protocol):
     """One search over the chunk index; ``name`` names its rank in the node metadata and
-    ``weight`` is its list's weight in the reciprocal-rank fusion (dense = 1)."""
+    ``weight`` is its list's weight in the reciprocal-rank fusion (dense = 1). ``at`` is the leg
+    for one question whose courses' content versions are already read (a leg that reads none
+    returns itself)."""
 
     name: str
     weight: float
@@ -56,6 +58,8 @@ class Leg(Protocol):
     async def search(
         self, query: QueryBundle, filters: MetadataFilters, k: int
     ) -> list[Ranked]: ...
+
+    def at(self, versions: Mapping[str, str]) -> Leg: ...
 
 
 class DenseLeg:
@@ -66,6 +70,9 @@ class DenseLeg:
 
     def __init__(self, store: RedisVectorStore) -> None:
         self._store = store
+
+    def at(self, versions: Mapping[str, str]) -> Leg:
+        return self
 
     async def search(self, query: QueryBundle, filters: MetadataFilters, k: int) -> list[Ranked]:
         if query.embedding is None:
@@ -91,6 +98,9 @@ class DenseRankLeg:
     def __init__(self, index: AsyncSearchIndex) -> None:
         self._index = index
         self._key_start = len(index.prefix) + len(index.key_separator)
+
+    def at(self, versions: Mapping[str, str]) -> Leg:
+        return self
 
     async def search(self, query: QueryBundle, filters: MetadataFilters, k: int) -> list[Ranked]:
         if query.embedding is None:
@@ -120,6 +130,9 @@ class LexicalLeg:
 
     def __init__(self, index: AsyncSearchIndex) -> None:
         self._index = index
+
+    def at(self, versions: Mapping[str, str]) -> Leg:
+        return self
 
     async def search(self, query: QueryBundle, filters: MetadataFilters, k: int) -> list[Ranked]:
         terms = query_terms(query.query_str)
@@ -151,9 +164,11 @@ class ChunkIndex:
         self._fused: list[Leg] = [ranked]
         self._hybrid: list[Leg] = [ranked, lexical or LexicalLeg(index)]
 
-    def legs(self, lexical: bool) -> list[Leg]:
-        """The legs of a fused search: dense ids, and the lexical leg when ``lexical``."""
-        return self._hybrid if lexical else self._fused
+    def legs(self, lexical: bool, versions: Mapping[str, str] | None = None) -> list[Leg]:
+        """The legs of a fused search: dense ids, and the lexical leg when ``lexical``; at the
+        question's content ``versions`` when they were read."""
+        legs = self._hybrid if lexical else self._fused
+        return [leg.at(versions) for leg in legs] if versions else legs
 
     async def load(
         self, distances: Mapping[str, float | None], vector: Sequence[float]

@@ -181,8 +181,10 @@ class LexicalIndexCache:
         self._locks: dict[str, asyncio.Lock] = {}
         self._building: dict[str, asyncio.Task[CourseLexicalIndex]] = {}
 
-    async def ready(self, course_id: str, wait: float = 0.0) -> CourseLexicalIndex | None:
-        """The course's index without waiting long for a build.
+    async def ready(
+        self, course_id: str, wait: float = 0.0, version: str | None = None
+    ) -> CourseLexicalIndex | None:
+        """The course's index at ``version`` (read when not given) without waiting long for a build.
 
         Analysing a large Indonesian course takes seconds the first time (Sastrawi looks up every
         new word), so a question waits at most ``wait`` seconds for it: this returns the current
@@ -190,7 +192,8 @@ class LexicalIndexCache:
         the course has none yet — the new one if it is built within ``wait``, else None (dense
         only until the build finishes). The build runs in a worker thread either way.
         """
-        version = await self._version_of(course_id)
+        if version is None:
+            version = await self._version_of(course_id)
         cached = self._indexes.get(course_id)
         if cached is not None and cached.version == version:
             self._indexes.move_to_end(course_id)

@@ -12,6 +12,7 @@ course adds nothing and the dense leg answers alone.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters
@@ -46,20 +47,34 @@ def excluded_types(filters: MetadataFilters) -> frozenset[str]:
 
 class InProcessLexicalLeg:
     """Per-course BM25 (``LexicalIndexCache``); ``weight`` is its RRF weight (dense = 1), ``wait``
-    how long a question waits for its course's first index build before going dense only."""
+    how long a question waits for its course's first index build before going dense only.
+    ``versions`` are the courses' content versions already read for this question (:meth:`at`);
+    a course's index is looked up at that version, others read theirs."""
 
     name = "lexical"
 
-    def __init__(self, cache: LexicalIndexCache, weight: float = 1.0, wait: float = 0.0) -> None:
+    def __init__(
+        self,
+        cache: LexicalIndexCache,
+        weight: float = 1.0,
+        wait: float = 0.0,
+        versions: Mapping[str, str] | None = None,
+    ) -> None:
         self._cache = cache
         self.weight = weight
         self._wait = wait
+        self._versions: Mapping[str, str] = versions or {}
+
+    def at(self, versions: Mapping[str, str]) -> InProcessLexicalLeg:
+        return InProcessLexicalLeg(self._cache, self.weight, self._wait, versions)
 
     async def search(self, query: QueryBundle, filters: MetadataFilters, k: int) -> list[Ranked]:
         courses = courses_of(filters)
         if not courses:
             return []
-        indexes = await asyncio.gather(*(self._cache.ready(c, self._wait) for c in courses))
+        indexes = await asyncio.gather(
+            *(self._cache.ready(c, self._wait, self._versions.get(c)) for c in courses)
+        )
         hits: list[NodeWithScore] = []
         for index in indexes:
             if index is not None:

@@ -87,7 +87,7 @@ class CourseRetriever(BaseRetriever):
         self._scope = scope
         self._filters = scope_filters(scope)
         self._top_k = top_k
-        self._legs = chunks.legs(lexical=hybrid)
+        self._legs = chunks.legs(lexical=hybrid, versions=scope.versions)
         self._timeout = timeout
         self._expander = expander
         self._pool = pool

@@ -8,7 +8,7 @@ student of one course can never be served another course's chunks by one leg tha
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -59,13 +59,16 @@ class CourseScope:
     (``material_id`` / ``page``: the PDF page the student has open, already checked to be of the
     scope's one course) steers retrieval towards that material and page but never narrows or
     widens the filters: :func:`scope_filters` reads the courses only. ``modes`` says how the
-    course wants its answers written (``None``: direct).
+    course wants its answers written (``None``: direct). ``versions`` holds the content versions
+    of the courses read when the question was asked (:meth:`at`), so retrieval reads none again;
+    a course missing from it is read when needed.
     """
 
     course_ids: frozenset[str] | None
     material_id: str | None = None
     page: int | None = None
     modes: AnswerModes | None = field(default=None, compare=False)
+    versions: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def __init__(
         self,
@@ -73,11 +76,17 @@ class CourseScope:
         material_id: str | None = None,
         page: int | None = None,
         modes: AnswerModes | None = None,
+        versions: Mapping[str, str] | None = None,
     ) -> None:
         object.__setattr__(self, "course_ids", course_set(courses))
         object.__setattr__(self, "material_id", material_id)
         object.__setattr__(self, "page", page)
         object.__setattr__(self, "modes", modes)
+        object.__setattr__(self, "versions", dict(versions or {}))
+
+    def at(self, versions: Mapping[str, str]) -> CourseScope:
+        """This scope with the content versions of its courses as read for the question."""
+        return CourseScope(self.course_ids, self.material_id, self.page, self.modes, versions)
 
     @property
     def course_id(self) -> str | None:

@@ -50,7 +50,7 @@ class ChatService:
         clock = Stopwatch()
         delta = DeltaCounter(req.turn_id)
         question = await self._analyser.analyse(req, clock)
-        course = await self._scopes.scope(req)
+        course = (await self._scopes.scope(req)).at(question.course_versions)
         clock.lap("scope")
         scope = CacheScope(
             req.course_ids,

@@ -117,9 +117,9 @@ def _languages_of(
     keys = KnowledgeKeys.from_settings(settings)
     wait = settings.rag_lexical_build_wait_seconds
 
-    async def languages_of(course_id: str) -> dict[str, float] | None:
+    async def languages_of(course_id: str, version: str | None) -> dict[str, float] | None:
         if lexical is not None:
-            index = await lexical.ready(course_id, wait)
+            index = await lexical.ready(course_id, wait, version)
             if index is not None:
                 return {lang: index.language_share(lang) for lang in LANGUAGES}
         raw = await client.get(keys.course_meta(course_id))

@@ -5,13 +5,15 @@ The question is normalized and embedded while the room's history (and the studen
 — the embedding is the costliest step before the answer and needs nothing from the database. A
 follow-up that leans on earlier turns ("apa saja komponennya?") is rewritten as a standalone
 question first and embedded again. The answer language comes from the profile, else from the
-question's own words. The course's content version is read alongside, for the cache scope.
+question's own words. The course's content version is read alongside, for the cache scope and
+for retrieval (each course's own version: the lexical leg's index must be of that version).
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import QueryBundle
@@ -39,6 +41,7 @@ class Question:
     context: ConversationContext
     content_version: str  # of the course's material, when the question was asked
     usage: tuple[UsageItem, ...] = ()  # the condensing call, if there was one
+    course_versions: Mapping[str, str] = field(default_factory=dict)  # each course's, read then
 
     def bundle(self) -> QueryBundle:
         """The question as LlamaIndex's query: retrievers reuse its embedding."""
@@ -80,7 +83,9 @@ class QuestionAnalyser:
             if condensed is not None:
                 embedding.cancel()
                 embedding = self._embed(condensed)
-            vector, version = await asyncio.gather(embedding, self._versions.get(req.course_ids))
+            vector, (version, each) = await asyncio.gather(
+                embedding, self._versions.each(req.course_ids)
+            )
         except BaseException:
             embedding.cancel()
             raise
@@ -94,6 +99,7 @@ class QuestionAnalyser:
             context=context,
             content_version=version,
             usage=usage,
+            course_versions=each,
         )
 
     async def _condense(

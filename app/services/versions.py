@@ -6,7 +6,7 @@ import asyncio
 
 import redis.asyncio as aioredis
 
-from app.core.knowledge import KnowledgeKeys, course_version
+from app.core.knowledge import KnowledgeKeys, course_version, course_versions
 
 
 class VersionReader:
@@ -19,6 +19,11 @@ class VersionReader:
         """The content version of one course, of a set of courses, or of all (``None``)."""
         async with asyncio.timeout(self._timeout):
             return await course_version(self._client, self._keys, course_id)
+
+    async def each(self, course_id: str | frozenset[str] | None) -> tuple[str, dict[str, str]]:
+        """:meth:`get`, and each course's own version (read together: one round trip)."""
+        async with asyncio.timeout(self._timeout):
+            return await course_versions(self._client, self._keys, course_id)
 
     async def exists(self, course_id: str) -> bool:
         return await self.any_exists(frozenset({course_id}))

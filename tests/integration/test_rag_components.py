@@ -76,6 +76,22 @@ async def test_lexical_index_loads_a_course_from_redis_and_follows_its_version(
         await cache.aclose()
 
 
+async def test_the_questions_version_read_gives_each_courses_own_in_one_read(
+    sample_index: str, redis_client: aioredis.Redis, tmp_path: Any
+) -> None:
+    keys = KnowledgeKeys.from_settings(isolated_settings(sample_index, tmp_path))
+    versions = VersionReader(redis_client, keys, 5.0)
+    tik, net = "course_tik_01", "course_net_en_01"
+    for scope in (tik, frozenset({tik}), frozenset({tik, net}), frozenset({tik, "nothing"}), None):
+        combined, each = await versions.each(scope)
+        assert combined == await versions.get(scope)  # the cache scope's version is unchanged
+        for course, version in each.items():
+            assert version == await versions.get(course)  # what the lexical leg would read
+    assert set((await versions.each(frozenset({tik, net})))[1]) == {tik, net}
+    assert (await versions.each(frozenset({tik, "nothing"})))[1]["nothing"] == "empty"
+    assert tik in (await versions.each(None))[1]
+
+
 def _llm(settings_factory: SettingsFactory, server: ScriptedOpenAI, http: httpx.AsyncClient) -> Any:
     settings = settings_factory(openai_api_key="sk-test", openai_api_base=server.base_url)
     return build_llm(settings, "gpt-4o-mini", http)

@@ -4,7 +4,7 @@ as the vector store builds, and extra queries (the cross-lingual seam) are fused
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import pytest
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
@@ -242,8 +242,8 @@ class WholeNodeFusion(ChunkIndex):
     """The fused search as it was before the dense leg named ids only: the vector store's whole
     nodes (text, LlamaIndex JSON, distance) for the pool, the reference for the id-only leg."""
 
-    def legs(self, lexical: bool) -> list[Leg]:
-        return [self.dense, *super().legs(lexical)[1:]]
+    def legs(self, lexical: bool, versions: Mapping[str, str] | None = None) -> list[Leg]:
+        return [self.dense, *super().legs(lexical, versions)[1:]]
 
 
 def _facts(found: Sequence[NodeWithScore]) -> list[tuple[object, ...]]:

@@ -55,7 +55,10 @@ async def test_expander_returns_the_translated_question_with_its_vector() -> Non
     async def embed(text: str) -> list[float]:
         return [float(len(text))]
 
-    async def languages(course_id: str) -> dict[str, float] | None:
+    asked: list[tuple[str, str | None]] = []
+
+    async def languages(course_id: str, version: str | None) -> dict[str, float] | None:
+        asked.append((course_id, version))
         return {"book": {"en": 1.0}, "modul": {"id": 1.0}}.get(course_id)
 
     expander = CrossLingualExpander(GlossaryTranslator(Glossary.default()), embed, languages, 1.0)
@@ -64,3 +67,7 @@ async def test_expander_returns_the_translated_question_with_its_vector() -> Non
     assert await expander.expand(QueryBundle("apa itu perulangan?"), CourseScope("modul")) == []
     assert await expander.expand(QueryBundle("apa itu perulangan?"), CourseScope(None)) == []
     assert await expander.expand(QueryBundle("apa itu perulangan?"), CourseScope("new")) == []
+    # the course's content version read with the question is passed on, not read again
+    read = CourseScope("book").at({"book": "v7"})
+    assert await expander.expand(QueryBundle("apa itu perulangan?"), read) == [english]
+    assert asked == [("book", None), ("modul", None), ("new", None), ("book", "v7")]

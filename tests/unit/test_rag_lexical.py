@@ -108,3 +108,40 @@ async def test_in_process_leg_follows_the_scope_filters() -> None:
     assert "c:m:9" not in {r.node_id for r in ranked}  # the other course's chunk never appears
     assert await leg.search(query, scope_filters(CourseScope(None)), 5) == []
     await cache.aclose()
+
+
+async def test_a_leg_at_the_questions_versions_reads_no_version_and_rebuilds_on_a_new_one() -> None:
+    from llama_index.core.schema import QueryBundle
+
+    from app.rag.lexical_index import LexicalIndexCache
+    from app.rag.lexical_leg import InProcessLexicalLeg
+    from app.rag.scope import CourseScope, scope_filters
+
+    reads: list[str] = []
+    current = {"os": "v1"}
+
+    async def load(course_id: str) -> list[ChunkDoc]:
+        return OS_COURSE
+
+    async def version(course_id: str) -> str:
+        reads.append(course_id)
+        return current[course_id]
+
+    cache = LexicalIndexCache(load, version, Analyzer(Stemming.SASTRAWI))
+    built = await cache.get("os")
+    reads.clear()
+    leg = InProcessLexicalLeg(cache, wait=5.0)
+    query = QueryBundle("bagaimana penjadwalan proses?")
+    scope = CourseScope("os").at({"os": "v1"})
+    ranked = await leg.at(scope.versions).search(query, scope_filters(scope), 5)
+    assert ranked[0].node_id == "c:m:2" and reads == []  # the question's version, not re-read
+    assert await cache.ready("os", version="v1") is built and reads == []
+    # a version the question saw after ingestion bumped it: the previous index answers while
+    # that version's builds
+    current["os"] = "v2"
+    assert await cache.ready("os", wait=5.0, version="v2") is built
+    rebuilt = await cache.get("os")
+    assert rebuilt.version == "v2" and await cache.ready("os", version="v2") is rebuilt
+    await leg.search(query, scope_filters(CourseScope("os")), 5)  # no versions: it reads
+    assert "os" in reads
+    await cache.aclose()

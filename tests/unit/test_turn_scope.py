@@ -76,3 +76,13 @@ def test_the_answer_mode_counts_the_open_material_and_the_answers_materials() ->
     switched = CourseModes(ModeLayer("direct", {"latihan": "guided"}), ModeLayer("guided"))
     assert CourseScope("c1", modes=switched).answer_mode(["modul"]) == "guided"
     assert CourseScope("c1").answer_mode(["latihan"]) == "direct"  # no modes read: direct
+
+
+def test_a_scope_at_the_questions_versions_is_the_same_scope_with_them() -> None:
+    modes = CourseModes(declared=ModeLayer("direct"))
+    scope = CourseScope("c1", "m1", 3, modes)
+    read = scope.at({"c1": "v9"})
+    assert read == scope and hash(read) == hash(scope)  # same courses, page and filters
+    assert read.versions == {"c1": "v9"} and scope.versions == {}
+    assert (read.material_id, read.page, read.modes) == ("m1", 3, modes)
+    assert scope_filters(read) == scope_filters(scope)
