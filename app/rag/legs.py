@@ -24,15 +24,18 @@ from redisvl.index import AsyncSearchIndex
 from app.core.schema import ChunkField
 from app.rag.nodes import VECTOR_DISTANCE, note
 from app.rag.scope import redis_filter
+from app.rag.score_fusion import Fusion
 from app.services.lexical import query_terms, text_clause
 
 
 @dataclass(frozen=True)
 class Ranked:
-    """One entry of a leg's list: the chunk id, and the node when the leg already has it."""
+    """One entry of a leg's list: the chunk id, the node when the leg already has it, and the
+    leg's own score when it has one (cosine similarity, BM25) for score fusion."""
 
     node_id: str
     node: NodeWithScore | None = None
+    score: float | None = None
 
 
 class Leg(Protocol):
@@ -66,7 +69,7 @@ class DenseLeg:
         for node, similarity in zip(result.nodes or [], result.similarities or [], strict=False):
             hit = NodeWithScore(node=node, score=float(similarity))
             note(hit, VECTOR_DISTANCE, 1.0 - float(similarity))
-            ranked.append(Ranked(node.node_id, hit))
+            ranked.append(Ranked(node.node_id, hit, float(similarity)))
         return ranked
 
 
@@ -97,14 +100,20 @@ class ChunkIndex:
     """The chunk index behind the legs, for reading the chunks a leg named only by id.
 
     ``lexical`` is the lexical leg fused with the dense one (the server passes the in-process
-    BM25 leg; without one, RediSearch's BM25 is used).
+    BM25 leg; without one, RediSearch's BM25 is used); ``fusion`` is how one query's lists are
+    fused (``RAG_FUSION``: reciprocal ranks, or z-scored leg scores, ``app.rag.score_fusion``).
     """
 
     def __init__(
-        self, store: RedisVectorStore, index: AsyncSearchIndex, lexical: Leg | None = None
+        self,
+        store: RedisVectorStore,
+        index: AsyncSearchIndex,
+        lexical: Leg | None = None,
+        fusion: Fusion = "rrf",
     ) -> None:
         self.store = store
         self.search_index = index
+        self.fusion: Fusion = fusion
         self._dense: list[Leg] = [DenseLeg(store)]
         self._hybrid: list[Leg] = [*self._dense, lexical or LexicalLeg(index)]
 
