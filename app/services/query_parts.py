@@ -149,7 +149,7 @@ def build_query_parts(
         leg = InProcessLexicalLeg(
             lexical, settings.rag_lexical_weight, settings.rag_lexical_build_wait_seconds
         )
-        chunks = ChunkIndex(store, index, leg)
+        chunks = ChunkIndex(store, index, leg, settings.rag_fusion)
     else:
         chunks = ChunkIndex(store, index, LexicalLeg(index))
     translator, translation_model = _translator(settings, client, http, counter)
