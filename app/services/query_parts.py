@@ -1,10 +1,10 @@
 """The query path's parts, built from the settings: one builder for the server and the evaluation.
 
-Which lexical leg is fused with dense (``RAG_LEXICAL``, or the legacy ``RAG_HYBRID``), whether
-the question is also searched in the material's language (``RAG_CROSSLINGUAL``), whether an LLM
-reranks (``RAG_RERANK``), the refusal gate (``RAG_REFUSAL``, ``REFUSAL_*``) and the grounding
-check (``RAG_GROUNDING``) are decided here and nowhere else; ``evaluation.pipeline_eval`` measures
-exactly what this builds.
+Which lexical leg is fused with dense (``RAG_LEXICAL``, or the legacy ``RAG_HYBRID``) and how
+(``RAG_FUSION``), whether the question is also searched in the material's language
+(``RAG_CROSSLINGUAL``), whether an LLM reranks (``RAG_RERANK``), the refusal gate (``RAG_REFUSAL``,
+``REFUSAL_*``) and the grounding check (``RAG_GROUNDING``) are decided here and nowhere else;
+``evaluation.pipeline_eval`` measures exactly what this builds.
 """
 
 from __future__ import annotations
