@@ -499,3 +499,26 @@ def convex_recipes(lab: Lab, rank: Rank) -> dict[str, Ranker]:
                     lambda q, ww, p, i: convex_pooled(rank, q, ww, p, i), ww=w, p=pool, i=imp
                 )
     return out
+
+
+def convex_union(rank: Rank, q: LabQuestion, weight: float, pool: int = POOL) -> list[int]:
+    """z-scores over the union of both legs' top ``pool``: a chunk missing from a list that is
+    shorter than the pool scores 0 there (the leg matched nothing more), else the list's lowest
+    score."""
+    sims = dense_sims(rank.lab, q)
+    index = rank.index(q)
+    bm = index.bm25.scores(index.query_terms(q.question.question)).astype(np.float64)
+    lists = [
+        (1.0, {d: float(sims[d]) for d in rank.dense(q, pool)}),
+        (weight, {d: float(bm[d]) for d in top_of(bm, pool)}),
+    ]
+    union = list(dict.fromkeys(d for _, scores in lists for d in scores))
+    total = np.zeros(len(union))
+    for w, scores in lists:
+        if not scores:
+            continue
+        floor = 0.0 if len(scores) < pool else min(scores.values())
+        values = np.array([scores.get(d, floor) for d in union])
+        sd = values.std() or 1.0
+        total += w * (values - values.mean()) / sd
+    return [union[i] for i in np.argsort(-total, kind="stable")]

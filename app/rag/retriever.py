@@ -123,7 +123,7 @@ class CourseRetriever(BaseRetriever):
                 _List(n, rank_key(f"{leg.name}{n or ''}"), leg.weight, ranked)
                 for (n, leg, _), ranked in zip(searches, found, strict=True)
             ]
-            return await self._fuse(lists, len(queries), query_bundle.embedding)
+            return await self._fuse(lists, len(queries), query_bundle.embedding, pool)
 
     def _only(self, ranked: list[Ranked]) -> list[NodeWithScore]:
         key = rank_key(self._legs[0].name)
@@ -134,14 +134,19 @@ class CourseRetriever(BaseRetriever):
             out.append(item.node)
         return out
 
-    def _fuse_query(self, lists: list[_List]) -> dict[str, float]:
+    def _fuse_query(self, lists: list[_List], pool: int) -> dict[str, float]:
         """One query's legs as one scored list: by their scores when the chunk index fuses
-        z-scores and every leg scored its hits, else by weighted reciprocal rank."""
+        z-scores and every leg scored its hits, else by weighted reciprocal rank. A list shorter
+        than ``pool`` holds every chunk its leg scores: the others score 0 in it."""
         if self._chunks.fusion == "zscore" and all(
             hit.score is not None for item in lists for hit in item.ranked
         ):
             scored = [
-                ScoredList(item.weight, [(hit.node_id, hit.score or 0.0) for hit in item.ranked])
+                ScoredList(
+                    item.weight,
+                    [(hit.node_id, hit.score or 0.0) for hit in item.ranked],
+                    0.0 if len(item.ranked) < pool else None,
+                )
                 for item in lists
             ]
             return zscore_fuse(scored)
@@ -154,7 +159,7 @@ class CourseRetriever(BaseRetriever):
         )
 
     async def _fuse(
-        self, lists: list[_List], queries: int, vector: Sequence[float]
+        self, lists: list[_List], queries: int, vector: Sequence[float], pool: int
     ) -> list[NodeWithScore]:
         merged: dict[str, _Fused] = {}
         for item in lists:
@@ -165,7 +170,8 @@ class CourseRetriever(BaseRetriever):
                     entry.node = hit.node
         # each query's legs (weighted RRF or z-scores), then the queries' lists by equal-weight RRF
         per_query = [
-            self._fuse_query([item for item in lists if item.query == n]) for n in range(queries)
+            self._fuse_query([item for item in lists if item.query == n], pool)
+            for n in range(queries)
         ]
         if queries == 1:
             final = per_query[0]

@@ -260,9 +260,10 @@ async def test_zscore_fusion_ranks_by_the_legs_own_scores(
         lists = [await dense.search(question, filters, 20), await leg.search(question, filters, 20)]
         assert all(hit.score is not None for ranked in lists for hit in ranked)
         assert lists[0][0].score == pytest.approx(1.0 - facts.distance(lists[0][0].node))
+        assert len(lists[1]) < 20  # BM25 listed every chunk it matched: the rest score 0
         expected = zscore_fuse(
             [
-                ScoredList(weight, [(hit.node_id, hit.score or 0.0) for hit in ranked])
+                ScoredList(weight, [(hit.node_id, hit.score or 0.0) for hit in ranked], 0.0)
                 for weight, ranked in zip((1.0, 1.25), lists, strict=True)
             ]
         )

@@ -1,4 +1,5 @@
-"""Score fusion of one query's legs: z-scores per list, weighted, added; absent = the list's floor."""
+"""Score fusion of one query's legs: z-scores over all listed chunks, weighted, added; a chunk a
+list does not hold gets the list's floor (0 for a short list, else its lowest score)."""
 
 from __future__ import annotations
 
@@ -32,17 +33,28 @@ def test_margins_count_where_reciprocal_ranks_see_only_places() -> None:
     assert [i for i, _ in by_rank[:2]] == ["b", "a"]  # the lexical weight decides the tie
 
 
-def test_a_chunk_missing_from_a_list_gets_that_lists_lowest_z() -> None:
+def test_a_chunk_missing_from_a_full_list_gets_its_lowest_score() -> None:
     dense = [("a", 0.9), ("b", 0.8), ("c", 0.7)]
-    lexical = [("b", 9.0), ("d", 3.0)]
+    lexical = [("b", 9.0), ("d", 3.0)]  # as long as asked for: the rest scored lower
     fused = zscore_fuse([ScoredList(1.0, dense), ScoredList(2.0, lexical)])
-    dz = dict(zip("abc", zscores([0.9, 0.8, 0.7]), strict=True))
-    lz = dict(zip("bd", zscores([9.0, 3.0]), strict=True))
-    assert fused["a"] == pytest.approx(dz["a"] + 2.0 * lz["d"])  # lexical floor
-    assert fused["d"] == pytest.approx(dz["c"] + 2.0 * lz["d"])  # dense floor
-    assert fused["b"] == pytest.approx(dz["b"] + 2.0 * lz["b"])
     assert list(fused) == ["a", "b", "c", "d"]  # first-seen order
+    dz = dict(zip("abcd", zscores([0.9, 0.8, 0.7, 0.7]), strict=True))  # d: dense's lowest
+    lz = dict(zip("abcd", zscores([3.0, 9.0, 3.0, 3.0]), strict=True))  # a, c: lexical's lowest
+    for node_id in "abcd":
+        assert fused[node_id] == pytest.approx(dz[node_id] + 2.0 * lz[node_id])
     assert ranked(fused)[0] == "b"
+
+
+def test_a_rare_term_matched_once_outweighs_the_dense_first_place() -> None:
+    # BM25 found the word on one chunk only (a short list: every other chunk scores 0 there);
+    # dense ranks that chunk tenth of twenty
+    dense = [(f"c{i}", 0.85 - 0.003 * i) for i in range(20)]
+    lexical = [("c9", 4.2)]
+    fused = zscore_fuse([ScoredList(1.0, dense), ScoredList(1.25, lexical, floor=0.0)])
+    assert ranked(fused)[0] == "c9"
+    # with its own score as the floor, a one-hit list would say nothing at all
+    flat = zscore_fuse([ScoredList(1.0, dense), ScoredList(1.25, lexical)])
+    assert ranked(flat)[0] == "c0"
 
 
 def test_empty_lists_are_ignored_and_weights_scale_a_list() -> None:
