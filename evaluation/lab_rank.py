@@ -498,6 +498,10 @@ def convex_recipes(lab: Lab, rank: Rank) -> dict[str, Ranker]:
                 out[f"convex z per list, pool {pool}, {imp}, weight {w}"] = partial(
                     lambda q, ww, p, i: convex_pooled(rank, q, ww, p, i), ww=w, p=pool, i=imp
                 )
+    for w in (0.8, 1.0, 1.25, 1.5):
+        out[f"z over the union (the server's), weight {w}"] = partial(
+            lambda q, ww: convex_union(rank, q, ww), ww=w
+        )
     return out
 
 
