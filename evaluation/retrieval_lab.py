@@ -3,7 +3,9 @@
 Every recipe is scored on the same questions (dev split by default) with hit@1 / hit@5 / MRR per
 question kind, on the lab's in-memory copy of an eval index (``evaluation/lab.py``). Studies:
 ``lexical`` (BM25 variants), ``fusion`` (pool, weight, k), ``redis`` (the shipped RediSearch leg
-and its variants), ``crosslingual`` (translation recipes), ``translate`` (fill the caches only).
+and its variants), ``crosslingual`` (translation recipes), ``translate`` (fill the caches only),
+``rank`` (page aggregation, pseudo-relevance feedback, neighbour smoothing, score fusion,
+contextual chunk text: ``evaluation/lab_rank.py``, one ``--part`` at a time).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from evaluation.lab import OUT, Lab, Ranker, build_lab, fused, global_idf_ranker
 from evaluation.lab_crosslingual import crosslingual_recipes, translations
 from evaluation.lab_data import LabQuestion, default_question_files
 from evaluation.lab_metrics import table
+from evaluation.lab_rank import rank_recipes
 from evaluation.lab_redis import redis_recipes
 
 
@@ -67,10 +70,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--split", default="dev", help="dev | heldout | all (default dev)")
     p.add_argument(
         "--study",
-        choices=["lexical", "fusion", "redis", "crosslingual", "translate"],
+        choices=["lexical", "fusion", "redis", "crosslingual", "translate", "rank"],
         default="lexical",
     )
     p.add_argument("--stemming", type=Stemming, default=Stemming.SASTRAWI)
+    p.add_argument(
+        "--part",
+        choices=["all", "pages", "neighbours", "prf", "fusion2", "convex", "context"],
+        default="all",
+        help="which recipes of the rank study (context re-embeds every chunk: minutes)",
+    )
     args = p.parse_args(argv)
     split = None if args.split == "all" else args.split
     lab = build_lab(args.prefix, args.questions or default_question_files(), split)
@@ -83,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "fusion": lambda: fusion_recipes(lab, args.stemming),
         "redis": lambda: redis_recipes(lab, args.prefix),
         "crosslingual": lambda: crosslingual_recipes(lab, get_settings(key_prefix=args.prefix)),
+        "rank": lambda: rank_recipes(lab, args.part),
     }[args.study]()
     rows = {name: lab.run(r) for name, r in recipes.items()}
     print(table(rows))

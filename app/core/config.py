@@ -123,7 +123,11 @@ class Settings(BaseSettings):
     # Snowball for English).
     rag_lexical_stemming: Literal["none", "snowball", "sastrawi"] = "sastrawi"
     rag_lexical_pool: int = Field(20, ge=1, le=200)  # candidates per leg before fusion
-    rag_lexical_weight: float = Field(1.25, ge=0.0, le=10.0)  # RRF weight of BM25 (dense = 1)
+    rag_lexical_weight: float = Field(1.25, ge=0.0, le=10.0)  # fusion weight of BM25 (dense = 1)
+    # How one query's legs are fused: zscore (each leg's scores z-scored over its list, weighted,
+    # added; app/rag/score_fusion.py) | rrf (weighted reciprocal rank). A leg without scores
+    # (the legacy RediSearch one) is always fused by rank.
+    rag_fusion: Literal["rrf", "zscore"] = "zscore"
     rag_lexical_max_courses: int = Field(64, ge=1)  # per-course BM25 indexes kept in memory
     # Also search with the question in the material's language: off | glossary | llm.
     rag_crosslingual: Literal["off", "glossary", "llm"] = "glossary"

@@ -26,17 +26,20 @@ from redisvl.query import VectorQuery
 from app.core.schema import ChunkField
 from app.rag.nodes import VECTOR_DISTANCE, note
 from app.rag.scope import redis_filter
+from app.rag.score_fusion import Fusion
 from app.services.lexical import query_terms, text_clause
 
 
 @dataclass(frozen=True)
 class Ranked:
-    """One entry of a leg's list: the chunk id, the node when the leg already has it, and the
-    cosine distance to the query when the leg measured it."""
+    """One entry of a leg's list: the chunk id, the node when the leg already has it, the cosine
+    distance to the query when the leg measured it, and the leg's own score when it has one
+    (cosine similarity, BM25) for score fusion."""
 
     node_id: str
     node: NodeWithScore | None = None
     distance: float | None = None
+    score: float | None = None
 
 
 def reported_distance(raw: str | float) -> float:
@@ -84,7 +87,7 @@ class DenseLeg:
         for node, similarity in zip(result.nodes or [], result.similarities or [], strict=False):
             hit = NodeWithScore(node=node, score=float(similarity))
             note(hit, VECTOR_DISTANCE, 1.0 - float(similarity))
-            ranked.append(Ranked(node.node_id, hit))
+            ranked.append(Ranked(node.node_id, hit, score=float(similarity)))
         return ranked
 
 
@@ -113,11 +116,13 @@ class DenseRankLeg:
             num_results=k,
         )
         docs = await self._index.query(request)
-        return [
-            Ranked(str(doc["id"])[self._key_start :],
-                   distance=reported_distance(doc[VectorQuery.DISTANCE_ID]))
-            for doc in docs
-        ]  # fmt: skip
+        ranked = []
+        for doc in docs:
+            raw = doc[VectorQuery.DISTANCE_ID]
+            similarity = 1 - float(raw)  # the vector store's score, as DenseLeg reports it
+            node_id = str(doc["id"])[self._key_start :]
+            ranked.append(Ranked(node_id, distance=reported_distance(raw), score=similarity))
+        return ranked
 
 
 class LexicalLeg:
@@ -151,14 +156,21 @@ class ChunkIndex:
 
     ``dense`` searches alone (whole nodes); :meth:`legs` are the lists of a fused search, whose
     dense leg names ids only. ``lexical`` is the lexical leg fused with the dense one (the server
-    passes the in-process BM25 leg; without one, RediSearch's BM25 is used).
+    passes the in-process BM25 leg; without one, RediSearch's BM25 is used); ``fusion`` is how one
+    query's lists are fused (``RAG_FUSION``: reciprocal ranks, or z-scored leg scores,
+    ``app.rag.score_fusion``).
     """
 
     def __init__(
-        self, store: RedisVectorStore, index: AsyncSearchIndex, lexical: Leg | None = None
+        self,
+        store: RedisVectorStore,
+        index: AsyncSearchIndex,
+        lexical: Leg | None = None,
+        fusion: Fusion = "rrf",
     ) -> None:
         self.store = store
         self.search_index = index
+        self.fusion: Fusion = fusion
         self.dense: Leg = DenseLeg(store)
         ranked = DenseRankLeg(index)
         self._fused: list[Leg] = [ranked]

@@ -83,7 +83,7 @@ class InProcessLexicalLeg:
             hits = sorted(hits, key=lambda hit: hit.score or 0.0, reverse=True)[:k]
         skip = excluded_types(filters)
         return [
-            Ranked(hit.node.node_id)
+            Ranked(hit.node.node_id, score=hit.score)
             for hit in hits
             if str(hit.node.metadata.get(ChunkField.CHUNK_TYPE.value, "")) not in skip
         ]

@@ -9,11 +9,12 @@ retriever does when the bundle carries one.
 Dense search alone returns its top k. With more than one list — the lexical leg (per-course
 BM25, ``RAG_LEXICAL``), or extra queries from a :class:`QueryExpander` (e.g. the question in the
 material's language) — every list is searched with a fixed pool, each query's legs are fused by
-weighted reciprocal rank (the lexical leg weighs ``RAG_LEXICAL_WEIGHT``), and the queries' fused
-lists are fused again with equal weights: the recipe measured in docs/benchmarks.md ("Right page
-for student questions"). The fused lists name ids only (the dense one with each chunk's distance);
-the ``top_k`` chunks that survive fusion are read afterwards in one pipelined read, a chunk only a
-lexical list found with its distance computed from its stored vector.
+weighted reciprocal rank or by their z-scored scores (``RAG_FUSION``; the lexical leg weighs
+``RAG_LEXICAL_WEIGHT``), and the queries' fused lists are fused again by reciprocal rank with equal
+weights: the recipe measured in docs/benchmarks.md ("Right page for student questions"). The fused
+lists name ids only (the dense one with each chunk's distance and similarity); the ``top_k``
+chunks that survive fusion are read afterwards in one pipelined read, a chunk only a lexical list
+found with its distance computed from its stored vector.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 from app.rag.legs import ChunkIndex, Ranked
 from app.rag.nodes import note, rank_key
 from app.rag.scope import CourseScope, scope_filters
+from app.rag.score_fusion import ScoredList, zscore_fuse
 
 RRF_K = 60
 HYBRID_POOL = 20  # candidates from each list before fusion; fixed, so a larger k never reorders
@@ -124,7 +126,7 @@ class CourseRetriever(BaseRetriever):
                 _List(n, rank_key(f"{leg.name}{n or ''}"), leg.weight, ranked)
                 for (n, leg, _), ranked in zip(searches, found, strict=True)
             ]
-            return await self._fuse(lists, len(queries), query_bundle.embedding)
+            return await self._fuse(lists, len(queries), query_bundle.embedding, pool)
 
     def _only(self, ranked: list[Ranked]) -> list[NodeWithScore]:
         key = rank_key(self._chunks.dense.name)
@@ -135,8 +137,32 @@ class CourseRetriever(BaseRetriever):
             out.append(item.node)
         return out
 
+    def _fuse_query(self, lists: list[_List], pool: int) -> dict[str, float]:
+        """One query's legs as one scored list: by their scores when the chunk index fuses
+        z-scores and every leg scored its hits, else by weighted reciprocal rank. A list shorter
+        than ``pool`` holds every chunk its leg scores: the others score 0 in it."""
+        if self._chunks.fusion == "zscore" and all(
+            hit.score is not None for item in lists for hit in item.ranked
+        ):
+            scored = [
+                ScoredList(
+                    item.weight,
+                    [(hit.node_id, hit.score or 0.0) for hit in item.ranked],
+                    0.0 if len(item.ranked) < pool else None,
+                )
+                for item in lists
+            ]
+            return zscore_fuse(scored)
+        return _rrf(
+            [
+                (hit.node_id, item.weight / (RRF_K + position))
+                for item in lists
+                for position, hit in enumerate(item.ranked, 1)
+            ]
+        )
+
     async def _fuse(
-        self, lists: list[_List], queries: int, vector: Sequence[float]
+        self, lists: list[_List], queries: int, vector: Sequence[float], pool: int
     ) -> list[NodeWithScore]:
         merged: dict[str, _Fused] = {}
         for item in lists:
@@ -147,16 +173,9 @@ class CourseRetriever(BaseRetriever):
                     entry.node = hit.node
                 if entry.distance is None:  # the first dense list's, as asked or translated
                     entry.distance = hit.distance
-        # each query's legs by weighted RRF, then the queries' fused lists with equal weights
+        # each query's legs (weighted RRF or z-scores), then the queries' lists by equal-weight RRF
         per_query = [
-            _rrf(
-                [
-                    (hit.node_id, item.weight / (RRF_K + position))
-                    for item in lists
-                    if item.query == n
-                    for position, hit in enumerate(item.ranked, 1)
-                ]
-            )
+            self._fuse_query([item for item in lists if item.query == n], pool)
             for n in range(queries)
         ]
         if queries == 1:

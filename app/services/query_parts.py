@@ -1,10 +1,10 @@
 """The query path's parts, built from the settings: one builder for the server and the evaluation.
 
-Which lexical leg is fused with dense (``RAG_LEXICAL``, or the legacy ``RAG_HYBRID``), whether
-the question is also searched in the material's language (``RAG_CROSSLINGUAL``), whether an LLM
-reranks (``RAG_RERANK``), the refusal gate (``RAG_REFUSAL``, ``REFUSAL_*``) and the grounding
-check (``RAG_GROUNDING``) are decided here and nowhere else; ``evaluation.pipeline_eval`` measures
-exactly what this builds.
+Which lexical leg is fused with dense (``RAG_LEXICAL``, or the legacy ``RAG_HYBRID``) and how
+(``RAG_FUSION``), whether the question is also searched in the material's language
+(``RAG_CROSSLINGUAL``), whether an LLM reranks (``RAG_RERANK``), the refusal gate (``RAG_REFUSAL``,
+``REFUSAL_*``) and the grounding check (``RAG_GROUNDING``) are decided here and nowhere else;
+``evaluation.pipeline_eval`` measures exactly what this builds.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def build_query_parts(
         leg = InProcessLexicalLeg(
             lexical, settings.rag_lexical_weight, settings.rag_lexical_build_wait_seconds
         )
-        chunks = ChunkIndex(store, index, leg)
+        chunks = ChunkIndex(store, index, leg, settings.rag_fusion)
     else:
         chunks = ChunkIndex(store, index, LexicalLeg(index))
     translator, translation_model = _translator(settings, client, http, counter)

@@ -19,6 +19,7 @@ from app.rag.legs import ChunkIndex, Leg
 from app.rag.lexical_leg import InProcessLexicalLeg
 from app.rag.retriever import CourseRetriever
 from app.rag.scope import CourseScope, redis_filter, scope_filters
+from app.rag.score_fusion import Fusion, ScoredList, zscore_fuse
 from app.services.lexical import normalize_question
 from app.services.query_parts import build_lexical_cache
 from app.services.versions import VersionReader
@@ -254,8 +255,9 @@ def _facts(found: Sequence[NodeWithScore]) -> list[tuple[object, ...]]:
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize("fusion", ["rrf", "zscore"])
 async def test_a_fused_search_reads_only_the_kept_chunks_and_ranks_as_with_whole_nodes(
-    chunks: tuple[Settings, ChunkIndex], model: LocalE5Embedding
+    chunks: tuple[Settings, ChunkIndex], model: LocalE5Embedding, fusion: Fusion
 ) -> None:
     settings, index = chunks
     client = index.search_index.client
@@ -264,8 +266,8 @@ async def test_a_fused_search_reads_only_the_kept_chunks_and_ranks_as_with_whole
         settings, client, VersionReader(client, KnowledgeKeys.from_settings(settings), 5.0)
     )
     lexical = InProcessLexicalLeg(cache, 1.25, 30.0)
-    ours = ChunkIndex(index.store, index.search_index, lexical)
-    reference = WholeNodeFusion(index.store, index.search_index, lexical)
+    ours = ChunkIndex(index.store, index.search_index, lexical, fusion)
+    reference = WholeNodeFusion(index.store, index.search_index, lexical, fusion)
     english = Translate(model, "What does a firewall filter in a network?")
     questions = [QUESTION, "Firewall menyaring lalu lintas?", "switch LAN", "alamat IP tujuan"]
     try:
@@ -292,3 +294,60 @@ async def test_a_fused_search_reads_only_the_kept_chunks_and_ranks_as_with_whole
             ]
     finally:
         await cache.aclose()
+
+
+async def test_zscore_fusion_ranks_by_the_legs_own_scores(
+    chunks: tuple[Settings, ChunkIndex], model: LocalE5Embedding
+) -> None:
+    settings, index = chunks
+    client = index.search_index.client
+    assert client is not None
+    versions = VersionReader(client, KnowledgeKeys.from_settings(settings), 5.0)
+    cache = build_lexical_cache(settings, client, versions)
+    leg = InProcessLexicalLeg(cache, 1.25, 30.0)
+    by_score = ChunkIndex(index.store, index.search_index, leg, fusion="zscore")
+    by_rank = ChunkIndex(index.store, index.search_index, leg, fusion="rrf")
+    question = bundle(model, "Firewall menyaring lalu lintas menurut aturan keamanan?")
+    scope = CourseScope("net_b")
+    try:
+        found = await CourseRetriever(by_score, scope, 10, True, 5.0).aretrieve(question)
+        # the legs' own lists, as the retriever asks them (pool 20), with their scores
+        filters = scope_filters(scope)
+        dense = by_score.legs(lexical=True)[0]
+        lists = [await dense.search(question, filters, 20), await leg.search(question, filters, 20)]
+        assert all(hit.score is not None for ranked in lists for hit in ranked)
+        assert lists[0][0].score == pytest.approx(1.0 - (lists[0][0].distance or 0.0))
+        assert len(lists[1]) < 20  # BM25 listed every chunk it matched: the rest score 0
+        expected = zscore_fuse(
+            [
+                ScoredList(weight, [(hit.node_id, hit.score or 0.0) for hit in ranked], 0.0)
+                for weight, ranked in zip((1.0, 1.25), lists, strict=True)
+            ]
+        )
+        assert [n.node.node_id for n in found] == sorted(expected, key=lambda i: -expected[i])
+        assert [n.score for n in found] == pytest.approx([expected[n.node.node_id] for n in found])
+        assert found[0].node.node_id == "net_b:m:5:1"  # the firewall chunk, first in both legs
+        # the same legs by reciprocal rank: the same chunks, scored 1/(60 + rank) per list
+        ranked = await CourseRetriever(by_rank, scope, 10, True, 5.0).aretrieve(question)
+        assert {n.node.node_id for n in ranked} == set(expected)
+        first = ranked[0]
+        assert first.score == pytest.approx(
+            1.0 / (60 + facts.rank(first, "dense")) + 1.25 / (60 + facts.rank(first, "lexical"))
+        )
+    finally:
+        await cache.aclose()
+
+
+async def test_a_leg_without_scores_is_fused_by_rank_even_with_zscore_fusion(
+    chunks: tuple[Settings, ChunkIndex], model: LocalE5Embedding
+) -> None:
+    _, index = chunks  # RediSearch's BM25 returns ids only
+    legacy = ChunkIndex(index.store, index.search_index, fusion="zscore")
+    found = await CourseRetriever(legacy, CourseScope("net_a"), 10, True, 5.0).aretrieve(
+        bundle(model, QUESTION)
+    )
+    top = found[0]
+    assert top.node.node_id == "net_a:m:0:1"
+    assert top.score == pytest.approx(
+        1.0 / (60 + facts.rank(top, "dense")) + 1.0 / (60 + facts.rank(top, "lexical"))
+    )
