@@ -14,6 +14,7 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -75,6 +76,20 @@ async def _chat(tutor: Tutor) -> str:
     return str(turn_id)
 
 
+async def _recorded(
+    lecturer: httpx.Client, questions: int, seconds: float = 15.0
+) -> httpx.Response:
+    """The course's insights once its last turns are stored: a turn record reaches the database
+    after its ``chat_response`` is sent (in the background, through the outbox when slow)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        response = await asyncio.to_thread(lecturer.get, f"/courses/{COURSE}/insights")
+        assert response.status_code == 200, response.text
+        if response.json()["totals"]["questions"] >= questions or time.monotonic() > deadline:
+            return response
+        await asyncio.sleep(0.2)
+
+
 @pytest.mark.parametrize(
     "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
@@ -85,8 +100,7 @@ async def test_insights_list_topics_gaps_downvotes_and_pages(
         tutor = tutor_factory(database_url=url)
         downvoted = await _chat(tutor)
         with http(tutor) as lecturer:
-            response = lecturer.get(f"/courses/{COURSE}/insights")
-            assert response.status_code == 200, response.text
+            response = await _recorded(lecturer, questions=4)
             insights = response.json()
             assert "student-" not in response.text  # counts, not names
             totals = insights["totals"]
