@@ -170,6 +170,9 @@ class Settings(BaseSettings):
     # --- WebSocket -------------------------------------------------------------------------------
     ws_idle_timeout_seconds: float = Field(300.0, gt=0)
     ws_max_message_bytes: int = Field(16 * 1024, ge=1024)
+    # permessage-deflate: keeps ~40 KiB of zlib state per open connection for ~6 KB saved per
+    # answer (docs/benchmarks.md, load (g)), so it is off unless asked for.
+    ws_compression: bool = False
     stream_flush_interval_ms: int = Field(80, ge=0, le=5000)
     stream_min_chunk_chars: int = Field(24, ge=1)
     rate_limit_requests: int = Field(20, ge=0)
