@@ -271,7 +271,8 @@ class Settings(BaseSettings):
     # Threads of the local embedding model per worker; 0 = the machine's cores ÷ WORKERS.
     embedding_threads: int = Field(0, ge=0, le=256)
     # Questions embedded together at most (questions that arrive together share one model call).
-    query_batch_size: int = Field(64, ge=1, le=1024)
+    # Small batches embed as fast here and keep a burst's memory low (docs/benchmarks.md, load (g)).
+    query_batch_size: int = Field(8, ge=1, le=1024)
     # Prometheus /metrics; with several workers their samples are merged from METRICS_DIR.
     metrics_enabled: bool = True
     metrics_dir: Path | None = None

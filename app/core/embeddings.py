@@ -18,6 +18,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
@@ -28,9 +30,10 @@ from app.core.mapped_pages import MappedPages
 RECENT_QUERIES = 2048
 # The pages of the model file it read go back to the page cache (app/core/mapped_pages.py) once
 # it has embedded at least this many texts since the last time, and when a burst of questions is
-# over (the batcher is idle): on a quiet server every 16 questions (the next question then maps
-# ~20 MB of weights again from the page cache: ~1 ms).
-RELEASE_PAGES_EVERY = 16
+# over (the batcher is idle): after every full batch of the default QUERY_BATCH_SIZE (8), and on a
+# quiet server every 8 questions (the next one maps ~20 MB of weights again from the page cache,
+# ~1 ms).
+RELEASE_PAGES_EVERY = 8
 
 
 class LocalE5Embedding(BaseEmbedding):
@@ -38,11 +41,12 @@ class LocalE5Embedding(BaseEmbedding):
 
     _model: Any = PrivateAttr()
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _recent: OrderedDict[str, list[float]] = PrivateAttr(default_factory=OrderedDict)
+    # float32 rows (1.5 KiB each), not lists of Python floats (12 KiB): 2,048 of them stay small
+    _recent: OrderedDict[str, npt.NDArray[np.float32]] = PrivateAttr(default_factory=OrderedDict)
     _batchers: LoopBatchers[str, list[float]] = PrivateAttr()
     _pages: MappedPages = PrivateAttr()
 
-    def __init__(self, embed_batch_size: int = 32, query_batch_size: int = 64, **kwargs: Any):
+    def __init__(self, embed_batch_size: int = 32, query_batch_size: int = 8, **kwargs: Any):
         super().__init__(
             model_name=LOCAL_EMBEDDING_MODEL, embed_batch_size=embed_batch_size, **kwargs
         )
@@ -72,14 +76,14 @@ class LocalE5Embedding(BaseEmbedding):
             missing = list(dict.fromkeys(t for t in texts if t not in vectors))
             if missing:
                 rows = self._model.query(missing)  # a list in: one row per text, always
-                vectors.update((t, list(map(float, r))) for t, r in zip(missing, rows, strict=True))
+                vectors.update((t, r.copy()) for t, r in zip(missing, rows, strict=True))
                 self._pages.embedded(len(missing))
                 self._pages.release_if_due()  # or once the batcher is idle
             for text, vector in vectors.items():
                 self._recent[text] = vector
             while len(self._recent) > RECENT_QUERIES:
                 self._recent.popitem(last=False)
-            return [vectors[t] for t in texts]
+        return [vectors[t].tolist() for t in texts]
 
     async def _when_idle(self) -> None:
         if self._pages.due(idle=True):
