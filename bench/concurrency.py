@@ -24,6 +24,7 @@ from typing import Any
 
 import websockets
 
+from app.core.config import Settings
 from app.core.embeddings import LocalE5Embedding
 from bench.common import Section, clear_answer_cache, median, pct, table
 from bench.context import Context
@@ -37,7 +38,7 @@ from tests.support.client import stream_url
 NAME = "concurrency"
 TITLE = "(f) 100 concurrent cache-miss questions vs the embedding model's batch floor"
 CLIENTS = 100
-BATCH = 64
+BATCH: int = Settings.model_fields["query_batch_size"].default  # the shipped default
 
 
 def questions(count: int, rep: int) -> list[str]:
