@@ -108,6 +108,7 @@ async def ask(
             completion_tokens=done.completion_tokens,
             counted=done.counted,
             picked=done.picked,
+            picked_ranks=done.picked_ranks,
         )
     append_row(rerank.rows, row)
     return Outcome(pages, refused, row)

@@ -35,6 +35,7 @@ class Reranked:
     completion_tokens: int | None
     counted: bool  # the server reported no usage: counted by the project
     picked: int | None  # None: no answer in the expected format (or the call failed)
+    picked_ranks: list[int]  # the fused ranks of the picked chunks, in the model's order
 
 
 async def rerank_list(
@@ -49,6 +50,8 @@ async def rerank_list(
     nodes = head + [n for n in retrieved if n.node.node_id not in seen]
     usage = rerank.last_usage
     first = usage[0] if usage else None
+    fused_rank = {n.node.node_id: i for i, n in enumerate(retrieved, start=1)}
+    picked_ranks = [fused_rank[n.node.node_id] for n in head[: rerank.last_picked or 0]]
     return Reranked(
         nodes,
         seconds,
@@ -56,6 +59,7 @@ async def rerank_list(
         None if first is None else first.output_tokens,
         bool(first and first.counted),
         rerank.last_picked,
+        picked_ranks,
     )
 
 
@@ -74,6 +78,7 @@ class Row:
     completion_tokens: int | None = None
     counted: bool = False
     picked: int | None = None
+    picked_ranks: list[int] | None = None
 
 
 def first_right(q: LabQuestion, pages: Sequence[tuple[str, int]]) -> int | None:

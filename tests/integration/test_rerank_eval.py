@@ -69,6 +69,7 @@ async def test_the_servers_reranker_reorders_the_head_and_the_tail_keeps_its_ran
         assert [n.node.node_id for n in done.nodes] == ["c2", "c0", "c1", "c3", "c4"]
         assert first_right(q, _pages(fused)) == 3 and first_right(q, _pages(done.nodes)) == 1
         assert (done.prompt_tokens, done.completion_tokens, done.picked) == (412, 7, 1)
+        assert done.picked_ranks == [3]
 
         scripted_llm.script(Reply.from_text("Doc: none of them"))
         nothing = await rerank_list(make, "resep rendang", fused)
