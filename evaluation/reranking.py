@@ -16,6 +16,7 @@ import json
 import random
 import statistics
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -162,6 +163,9 @@ def summarize(rows: Sequence[Row], candidates: int) -> str:
             f"{label}: {sum(1 for p in picks if p == 0)}/{len(group)} with zero picks, picks "
             f"median {_median(picks)} ({refused} refused by the gate, not reranked)"
         )
+    firsts = Counter(r.picked_ranks[0] for r in answered if r.picked_ranks)
+    spread = ", ".join(f"{rank}: {n}" for rank, n in sorted(firsts.items()))
+    lines.append(f"fused rank of the model's first pick (rank: questions): {spread or '-'}")
     moved = [r for r in answerable if r.fused_rank != r.reranked_rank]
     better = sum(1 for r in moved if (r.reranked_rank or 99) < (r.fused_rank or 99))
     lines.append(f"answerable questions whose right chunk moved: {len(moved)} ({better} up)")

@@ -85,8 +85,8 @@ async def test_the_servers_reranker_reorders_the_head_and_the_tail_keeps_its_ran
 def test_rows_summarise_by_kind_with_zero_picks(tmp_path: Path) -> None:
     path = tmp_path / "rows.jsonl"
     rows = [
-        Row("a", "paraphrase", True, False, 3, 1, 20.0, 900, 12, False, 1),
-        Row("b", "paraphrase", True, False, 1, 2, 30.0, 1000, 20, False, 2),
+        Row("a", "paraphrase", True, False, 3, 1, 20.0, 900, 12, False, 1, [3]),
+        Row("b", "paraphrase", True, False, 1, 2, 30.0, 1000, 20, False, 2, [3, 1]),
         Row("c", "close", True, False, None, None, 25.0, 950, 3, False, 0),
         Row("d", "not_covered", False, False, None, None, 22.0, 800, 3, False, 0),
         Row("e", "not_covered", False, True, None, None),
@@ -101,6 +101,7 @@ def test_rows_summarise_by_kind_with_zero_picks(tmp_path: Path) -> None:
     assert "answerable: 1/3 with zero picks" in text
     assert "not covered: 1/1 with zero picks" in text and "(1 refused by the gate" in text
     assert "right chunk moved: 2 (1 up)" in text
+    assert "first pick (rank: questions): 3: 2" in text
 
 
 def test_a_sample_takes_whole_kinds_and_draws_the_others_with_its_seed() -> None:
