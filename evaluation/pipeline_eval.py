@@ -7,7 +7,8 @@ reciprocal-rank fusion), the cross-lingual search (glossary or LLM translation, 
 and the refusal gate — everything of a turn before the answer prompt. Reported: hit@1 / hit@5 /
 MRR per kind on the retriever's list (20 deep), not-covered refusals and false refusals before the
 LLM, and the medians of the turn's own laps. ``--split heldout`` is for the final report only:
-tune with ``dev``.
+tune with ``dev``. ``--rerank llm`` also applies the server's LLM reranker to each list (same run,
+same lists; ``evaluation.reranking``), on a sample with ``--per-kind`` / ``--whole``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import statistics
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -30,17 +31,25 @@ from app.core.config import Settings, get_settings
 from app.core.embeddings import build_embedding
 from app.core.knowledge import KnowledgeKeys, build_vector_store, chunk_schema
 from app.core.redis import async_client, sync_client
-from app.rag.engine import CourseQueryEngine
+from app.rag.engine import CourseQueryEngine, RerankFactory
 from app.rag.scope import CourseScope
 from app.rag.synthesizer import StreamingSynthesizer
 from app.services.lexical import normalize_question
-from app.services.llm import build_llm
+from app.services.llm import LlamaCppPromptCounter, PromptCounter, build_llm
 from app.services.metered import MeteredLLM
-from app.services.query_parts import build_engine, build_query_parts
+from app.services.query_parts import build_engine, build_query_parts, rerank_factory
 from app.services.timing import Stopwatch
 from app.services.versions import VersionReader
 from evaluation.lab_data import LabQuestion, default_question_files, read_questions
 from evaluation.lab_metrics import DEPTH, Score, by_kind, table
+from evaluation.reranking import (
+    Row,
+    append_row,
+    first_right,
+    rerank_list,
+    sample,
+    summarize,
+)
 
 Timings = dict[str, list[float]]
 
@@ -54,10 +63,24 @@ def _page(node: NodeWithScore) -> tuple[str, int]:
 class Outcome:
     pages: list[tuple[str, int]]
     refused: bool
+    row: Row | None = None  # with a reranker: the fused and reranked ranks, the call's cost
+
+
+@dataclass(frozen=True)
+class RerankRun:
+    """The reranker under test and where its per-question rows go."""
+
+    make: RerankFactory
+    candidates: int
+    rows: Path
 
 
 async def ask(
-    engine: CourseQueryEngine, embedding: BaseEmbedding, q: LabQuestion, timings: Timings
+    engine: CourseQueryEngine,
+    embedding: BaseEmbedding,
+    q: LabQuestion,
+    timings: Timings,
+    rerank: RerankRun | None = None,
 ) -> Outcome:
     """One question through the server's engine up to the answer prompt."""
     text = q.question.question
@@ -69,7 +92,26 @@ async def ask(
     retrieval = await engine.aretrieve(QueryBundle(text, embedding=vector), scope, clock, DEPTH)
     for name, ms in clock.laps.items():
         timings[name].append(ms)
-    return Outcome([_page(n) for n in retrieval.retrieved], retrieval.refused is not None)
+    pages = [_page(n) for n in retrieval.retrieved]
+    refused = retrieval.refused is not None
+    if rerank is None:
+        return Outcome(pages, refused)
+    fused = first_right(q, pages)
+    row = Row(q.question.id, q.kind, q.question.answerable, refused, fused, fused)
+    if not refused and retrieval.retrieved:  # the server reranks only what the gate lets through
+        done = await rerank_list(rerank.make, text, retrieval.retrieved)
+        row = replace(
+            row,
+            reranked_rank=first_right(q, [_page(n) for n in done.nodes]),
+            seconds=round(done.seconds, 2),
+            prompt_tokens=done.prompt_tokens,
+            completion_tokens=done.completion_tokens,
+            counted=done.counted,
+            picked=done.picked,
+            picked_ranks=done.picked_ranks,
+        )
+    append_row(rerank.rows, row)
+    return Outcome(pages, refused, row)
 
 
 def report(
@@ -93,7 +135,21 @@ def report(
         print(f"{name}_ms: median {statistics.median(values):.2f} (n={len(values)})")
 
 
-async def run(settings: Settings, questions: Sequence[LabQuestion], label: str) -> None:
+@dataclass(frozen=True)
+class RerankOptions:
+    """``--rerank llm``: the server's reranker with these settings, rows written to ``rows``."""
+
+    settings: Settings
+    rows: Path
+    tokenizer: str | None  # a llama.cpp server's root: count prompt tokens with its tokenizer
+
+
+async def run(
+    settings: Settings,
+    questions: Sequence[LabQuestion],
+    label: str,
+    rerank: RerankOptions | None = None,
+) -> None:
     timeout = settings.redis_timeout_seconds
     client = async_client(settings.redis_knowledge_url, timeout)
     sync = sync_client(settings.redis_knowledge_url, timeout)
@@ -116,9 +172,23 @@ async def run(settings: Settings, questions: Sequence[LabQuestion], label: str) 
         answer_model = build_llm(settings, settings.model_comprehensive, http)
         synthesizer = StreamingSynthesizer(MeteredLLM(settings), answer_model, 1200)
         engine = build_engine(settings, parts, synthesizer)
+        reranking = None
+        if rerank is not None:
+            counter: PromptCounter | None = None
+            if rerank.tokenizer:
+                counter = LlamaCppPromptCounter(
+                    http, rerank.tokenizer, rerank.settings.openai_timeout_seconds
+                )
+            make = rerank_factory(rerank.settings, http, counter)
+            assert make is not None  # RerankOptions.settings have RAG_RERANK=llm
+            candidates = rerank.settings.rag_rerank_candidates
+            reranking = RerankRun(make, candidates, rerank.rows)
         timings: Timings = defaultdict(list)
-        outcomes = [await ask(engine, embedding, q, timings) for q in questions]
+        outcomes = [await ask(engine, embedding, q, timings, reranking) for q in questions]
         report(questions, outcomes, timings, label)
+        if reranking is not None:
+            rows = [o.row for o in outcomes if o.row is not None]
+            print(summarize(rows, reranking.candidates))
         if parts.lexical is not None:
             await parts.lexical.aclose()
     finally:
@@ -139,9 +209,35 @@ def main(argv: Sequence[str] | None = None) -> None:
         default="bm25",
         help="bm25: dense + in-process BM25 (default); dense: dense only; redisearch: legacy",
     )
+    p.add_argument(
+        "--rerank",
+        choices=["off", "llm"],
+        default="off",
+        help="llm: also apply the server's LLM reranker (RAG_RERANK=llm) to every fused list",
+    )
+    p.add_argument(
+        "--rerank-candidates", type=int, help="RAG_RERANK_CANDIDATES (default: settings)"
+    )
+    p.add_argument(
+        "--rows",
+        type=Path,
+        default=Path("var/rerank-rows.jsonl"),
+        help="one JSON line per question, as it is asked (rewritten each run)",
+    )
+    p.add_argument(
+        "--tokenizer",
+        help="count the reranker's prompt tokens with this llama.cpp server's tokenizer "
+        "(e.g. http://127.0.0.1:8091; for endpoints that report no usage)",
+    )
+    p.add_argument("--per-kind", type=int, help="sample this many questions per kind")
+    p.add_argument(
+        "--whole", action="append", default=[], help="kinds taken whole in a sample (repeat)"
+    )
+    p.add_argument("--seed", type=int, default=7, help="seed of the sample")
     args = p.parse_args(argv)
     split = None if args.split == "all" else args.split
     questions = read_questions(args.questions or default_question_files(), split)
+    questions = sample(questions, args.per_kind, args.whole, args.seed)
     legs = {"bm25": "bm25", "dense": "off", "redisearch": "redisearch"}[args.legs]
     settings = get_settings(
         key_prefix=args.prefix,
@@ -153,7 +249,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         rag_lexical_build_wait_seconds=120.0,  # every question with its course's index built
     )
     label = f"server engine (legs={args.legs}, crosslingual={args.crosslingual}, {args.split})"
-    asyncio.run(run(settings, questions, label))
+    rerank = None
+    if args.rerank == "llm":
+        rerank_settings = settings.model_copy(update={"rag_rerank": "llm"})
+        if args.rerank_candidates is not None:
+            rerank_settings = rerank_settings.model_copy(
+                update={"rag_rerank_candidates": args.rerank_candidates}
+            )
+        args.rows.parent.mkdir(parents=True, exist_ok=True)
+        args.rows.write_text("", encoding="utf-8")
+        rerank = RerankOptions(rerank_settings, args.rows, args.tokenizer)
+    asyncio.run(run(settings, questions, label, rerank))
 
 
 if __name__ == "__main__":

@@ -161,20 +161,7 @@ def build_query_parts(
             _languages_of(settings, client, lexical),
             settings.rag_translation_timeout_seconds,
         )
-    rerank: RerankFactory | None = None
-    if settings.rag_rerank == "llm":
-        rerank_llm = build_llm(settings, settings.model_comprehensive, http)
-
-        def make_rerank() -> LLMChoiceRerank:  # one per turn: it keeps its call's usage
-            return LLMChoiceRerank(
-                rerank_llm,
-                top_n=settings.rag_rerank_candidates,
-                candidates=settings.rag_rerank_candidates,
-                timeout=settings.openai_timeout_seconds,
-                counter=counter,
-            )
-
-        rerank = make_rerank
+    rerank = rerank_factory(settings, http, counter)
 
     gate = None
     if settings.rag_refusal:
@@ -199,6 +186,27 @@ def build_query_parts(
         checks.append(GroundingCheck(checker, settings.rag_grounding))
     extras = QueryExtras(expander, rerank, gate, price, translation_model)
     return QueryParts(chunks, kind != "off", lexical, extras, tuple(checks))
+
+
+def rerank_factory(
+    settings: Settings, http: httpx.AsyncClient, counter: PromptCounter | None
+) -> RerankFactory | None:
+    """A new ``LLMChoiceRerank`` per turn (it keeps its call's usage) when ``RAG_RERANK=llm``:
+    the answer model picks among ``RAG_RERANK_CANDIDATES`` chunks."""
+    if settings.rag_rerank != "llm":
+        return None
+    llm = build_llm(settings, settings.model_comprehensive, http)
+
+    def make() -> LLMChoiceRerank:
+        return LLMChoiceRerank(
+            llm,
+            top_n=settings.rag_rerank_candidates,
+            candidates=settings.rag_rerank_candidates,
+            timeout=settings.openai_timeout_seconds,
+            counter=counter,
+        )
+
+    return make
 
 
 def build_engine(
