@@ -85,6 +85,7 @@ class RetrievalConfig:
     threshold: float  # reported with every answer (``rag_threshold_used``)
     timeout: float
     pool: int = 20  # candidates per list before fusion
+    rerank_candidates: int = 0  # chunks retrieved for a reranker to choose ``top_k`` from
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,9 @@ class CourseQueryEngine:
         """A retriever bound to this question's scope (built per question: it is cheap)."""
         config = self._config
         k = top_k or config.top_k
-        k = k * CANDIDATES_FACTOR if scope.material_id and top_k is None else k
+        if top_k is None:  # the turn's own retrieval: room for the steps that choose among more
+            k = k * CANDIDATES_FACTOR if scope.material_id else k
+            k = max(k, config.rerank_candidates) if self._extras.rerank is not None else k
         return CourseRetriever(
             self._chunks,
             scope,

@@ -192,7 +192,8 @@ def rerank_factory(
     settings: Settings, http: httpx.AsyncClient, counter: PromptCounter | None
 ) -> RerankFactory | None:
     """A new ``LLMChoiceRerank`` per turn (it keeps its call's usage) when ``RAG_RERANK=llm``:
-    the answer model picks among ``RAG_RERANK_CANDIDATES`` chunks."""
+    the answer model picks among ``RAG_RERANK_CANDIDATES`` chunks (the engine retrieves that
+    many) and the turn keeps ``RAG_TOP_K`` of them, the picked ones first."""
     if settings.rag_rerank != "llm":
         return None
     llm = build_llm(settings, settings.model_comprehensive, http)
@@ -200,7 +201,7 @@ def rerank_factory(
     def make() -> LLMChoiceRerank:
         return LLMChoiceRerank(
             llm,
-            top_n=settings.rag_rerank_candidates,
+            top_n=settings.rag_top_k,
             candidates=settings.rag_rerank_candidates,
             timeout=settings.openai_timeout_seconds,
             counter=counter,
@@ -222,6 +223,7 @@ def build_engine(
         threshold=settings.chunk_cutoff,
         timeout=settings.redis_timeout_seconds,
         pool=settings.rag_lexical_pool,
+        rerank_candidates=settings.rag_rerank_candidates if settings.rag_rerank == "llm" else 0,
     )
     return CourseQueryEngine(
         parts.chunks,

@@ -160,3 +160,20 @@ async def test_an_llm_reranker_set_in_the_settings_reorders_the_sources(
     assert [c["purpose"] for c in final["token_usage"]["calls"]] == ["rerank", "answer"]
     rerank_prompt = reranked.llm.chat_requests[-2]["messages"][-1]["content"]
     assert QUESTION in rerank_prompt and "Document 4" in rerank_prompt
+
+
+async def test_the_reranker_chooses_among_its_candidates_not_only_the_top_k(
+    tutor_factory: Callable[..., Tutor],
+) -> None:
+    wide = {**BASE, "rag_distance_threshold": 2.0, "rag_max_context_chars": 100_000,
+            "cache_enabled": False, "rag_grounding": "off"}  # fmt: skip
+    ten = (await turn(tutor_factory(**wide, rag_top_k=10), QUESTION)).final["sources"]
+    assert len(ten) == 10
+    reranked = tutor_factory(**wide, rag_rerank="llm", rag_top_k=5, rag_rerank_candidates=10)
+    reranked.llm.script(Reply.from_text("Doc: 7, Relevance: 9"))
+    reranked.llm.default = Reply.from_text(SUPPORTED)
+    final = (await turn(reranked, QUESTION)).final
+    # the seventh candidate, beyond the answer's five, is the model's pick: it leads the five
+    assert final["sources"] == [ten[6], *ten[:4]]
+    rerank_prompt = reranked.llm.chat_requests[-2]["messages"][-1]["content"]
+    assert "Document 10" in rerank_prompt and "Document 11" not in rerank_prompt
