@@ -18,6 +18,7 @@ import asyncio
 import itertools
 import re
 import resource
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -147,7 +148,13 @@ def log_summary(path: Path, top: int = 6) -> dict[str, int]:
     return dict(counts.most_common(top))
 
 
-def run(ctx: Context, workers_list: tuple[int, ...] = (1, 2), reps: int = 1) -> Section:
+def run(
+    ctx: Context,
+    workers_list: tuple[int, ...] = (1, 2),
+    reps: int = 1,
+    keep_log: Path | None = None,
+    redis_timeout: float | None = None,
+) -> Section:
     raise_file_limit()
     prefix = ctx.sample_prefix
     clear = ctx.settings("load-clear")
@@ -159,6 +166,7 @@ def run(ctx: Context, workers_list: tuple[int, ...] = (1, 2), reps: int = 1) -> 
                 prefix, llm_url, folder, model_name(TOKENS, DELAY_MS), WORKERS=str(workers),
                 LOG_LEVEL="INFO", CACHE_DISTANCE_THRESHOLD="0.000001",
                 WS_IDLE_TIMEOUT_SECONDS="3600", METRICS_DIR=str(folder / "metrics"),
+                **({"REDIS_TIMEOUT_SECONDS": f"{redis_timeout:g}"} if redis_timeout else {}),
             ) as server:  # fmt: skip
                 wait_workers_ready(server, workers)
                 time.sleep(2.0)
@@ -171,6 +179,8 @@ def run(ctx: Context, workers_list: tuple[int, ...] = (1, 2), reps: int = 1) -> 
                                   pss_peak_mib=rss.pss_peak_mib)  # fmt: skip
                     results.append(result)
             results[-1]["server_warnings"] = log_summary(server.log)
+            if keep_log is not None:  # the temporary folder goes; the log is worth keeping
+                shutil.copyfile(server.log, keep_log.with_suffix(f".{workers}w.log"))
     rows = [
         (
             r["workers"], r["rep"], f"{r['answered']}/{CHATS} ({r['cached']} cached)",
@@ -211,17 +221,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.load", description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--reps", type=int, default=1)
+    parser.add_argument("--keep-log", type=Path, help="copy each server log to PATH.<N>w.log")
+    parser.add_argument(
+        "--redis-timeout",
+        type=float,
+        help="the server's REDIS_TIMEOUT_SECONDS (default: its own); "
+        "a shorter one shows on a quiet machine what a starved one does to the default",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         ctx = Context(Path(tmp))
         try:
-            section = run(ctx, tuple(args.workers), args.reps)
+            section = run(ctx, tuple(args.workers), args.reps, args.keep_log, args.redis_timeout)
         finally:
             ctx.close()
     command = "make bench-load" if args.workers == [1, 2] and args.reps == 1 else (
         f".venv/bin/python -m bench.load --workers {' '.join(map(str, args.workers))} "
         f"--reps {args.reps}"
     )  # fmt: skip
+    if args.redis_timeout:
+        command += f" --redis-timeout {args.redis_timeout:g}"
     print(section.render(command), flush=True)
 
 

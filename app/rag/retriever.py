@@ -41,7 +41,8 @@ class QueryExpander(Protocol):
 
     Cross-lingual search plugs in here: return the question in the material's language, with its
     embedding. Each extra query's ranks are recorded as ``<leg><n>_rank`` (n = 1, 2, ...). The
-    expander bounds its own calls; the retrieval timeout covers the index searches only.
+    expander bounds its own calls; the retrieval timeout covers the index searches only (the
+    searches together, then the read of chunks only the lexical leg found, each on its own).
     """
 
     async def expand(self, query: QueryBundle, scope: CourseScope) -> Sequence[QueryBundle]: ...
@@ -112,21 +113,24 @@ class CourseRetriever(BaseRetriever):
         queries = [query_bundle]
         if self._expander is not None:  # it bounds its own calls (an LLM may translate)
             queries += await self._expander.expand(query_bundle, self._scope)
+        # Each Redis step gets the whole timeout of its own: the in-process work between them
+        # (fusion, and the lexical leg's BM25 search) is not Redis being slow, and on a starved
+        # event loop it can take seconds that would otherwise count against the later read.
+        if len(queries) == 1 and len(self._legs) == 1:
+            async with asyncio.timeout(self._timeout):
+                ranked = await self._chunks.dense.search(query_bundle, self._filters, self._top_k)
+            return self._only(ranked)
+        pool = max(self._pool, self._top_k)
+        searches = [(n, leg, q) for n, q in enumerate(queries) for leg in self._legs]
         async with asyncio.timeout(self._timeout):
-            if len(queries) == 1 and len(self._legs) == 1:
-                return self._only(
-                    await self._chunks.dense.search(query_bundle, self._filters, self._top_k)
-                )
-            pool = max(self._pool, self._top_k)
-            searches = [(n, leg, q) for n, q in enumerate(queries) for leg in self._legs]
             found = await asyncio.gather(
                 *(leg.search(q, self._filters, pool) for _, leg, q in searches)
             )
-            lists = [
-                _List(n, rank_key(f"{leg.name}{n or ''}"), leg.weight, ranked)
-                for (n, leg, _), ranked in zip(searches, found, strict=True)
-            ]
-            return await self._fuse(lists, len(queries), query_bundle.embedding, pool)
+        lists = [
+            _List(n, rank_key(f"{leg.name}{n or ''}"), leg.weight, ranked)
+            for (n, leg, _), ranked in zip(searches, found, strict=True)
+        ]
+        return await self._fuse(lists, len(queries), query_bundle.embedding, pool)
 
     def _only(self, ranked: list[Ranked]) -> list[NodeWithScore]:
         key = rank_key(self._chunks.dense.name)
@@ -195,7 +199,10 @@ class CourseRetriever(BaseRetriever):
         order = sorted(final, key=lambda node_id: final[node_id], reverse=True)
         top = order[: self._top_k]
         missing = {i: merged[i].distance for i in top if merged[i].node is None}
-        loaded = await self._chunks.load(missing, vector) if missing else {}
+        loaded: dict[str, NodeWithScore] = {}
+        if missing:
+            async with asyncio.timeout(self._timeout):
+                loaded = await self._chunks.load(missing, vector)
         out = []
         for node_id in top:
             entry = merged[node_id]

@@ -5,13 +5,23 @@ Ingestion writes what course.yaml declares (``declared`` hash); lecturers write 
 through the API. They are kept apart so a re-ingest never undoes a lecturer's switch and clearing
 a switch falls back to course.yaml. Every worker reads the same hashes, so a switch applies to the
 next turn everywhere.
+
+A turn reads its course's modes once. When that read times out (Redis up but slow to answer, or
+this worker's event loop too busy to read its reply in time) the turn takes the modes this worker
+read for the course at most ``MODES_STALE_SECONDS`` earlier instead of failing; with none that
+recent, or when Redis refuses the connection, the read fails as before. The modes choose how an
+answer is taught (direct or guided), they grant no access, so a stale switch of at most a minute
+is the cost.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 import redis
@@ -19,6 +29,12 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel, Field
 
 from app.teaching.modes import AnswerMode, CourseModes, ModeLayer, parse_mode, resolve_mode
+
+log = logging.getLogger(__name__)
+
+MODES_STALE_SECONDS = 60.0  # how old the modes a timed-out read falls back to may be
+MODES_REMEMBERED = 1024  # courses whose last modes a worker keeps for that fallback
+READ_TIMEOUTS = (TimeoutError, redis.TimeoutError)  # slow, not refused: see the module's doc
 
 COURSE_FIELD = "course"
 MATERIAL_FIELD = "material:"
@@ -101,10 +117,18 @@ class TeachingSettingsUpdate(BaseModel):
 
 
 class CourseSettingsStore:
-    def __init__(self, client: aioredis.Redis, key_prefix: str, timeout: float) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        key_prefix: str,
+        timeout: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._client = client
         self._prefix = key_prefix
         self._timeout = timeout
+        self._clock = clock
+        self._known: OrderedDict[str, tuple[float, CourseModes]] = OrderedDict()
 
     async def _hashes(self, course_id: str) -> tuple[dict[Any, Any], dict[Any, Any]]:
         async with asyncio.timeout(self._timeout):
@@ -118,8 +142,23 @@ class CourseSettingsStore:
         """The course's modes as they are now (no course: every answer is direct)."""
         if course_id is None:
             return CourseModes()
-        declared, runtime = await self._hashes(course_id)
-        return CourseModes(_layer(declared), _layer(runtime))
+        try:
+            declared, runtime = await self._hashes(course_id)
+        except READ_TIMEOUTS:
+            read_at, known = self._known.get(course_id, (float("-inf"), None))
+            age = self._clock() - read_at
+            if known is None or age > MODES_STALE_SECONDS:
+                raise
+            log.warning(
+                "answer modes of %s read too slowly: using those of %.0f s ago", course_id, age
+            )
+            return known
+        modes = CourseModes(_layer(declared), _layer(runtime))
+        self._known[course_id] = (self._clock(), modes)
+        self._known.move_to_end(course_id)
+        if len(self._known) > MODES_REMEMBERED:
+            self._known.popitem(last=False)
+        return modes
 
     async def answer_mode(self, course_id: str | None, material_ids: list[str]) -> AnswerMode:
         """The mode of a turn of ``course_id`` drawing on ``material_ids`` (app.teaching.modes)."""

@@ -24,6 +24,7 @@ from app.services.lexical import normalize_question
 from app.services.query_parts import build_lexical_cache
 from app.services.versions import VersionReader
 from tests.conftest import SettingsFactory
+from tests.support.slow_redis import slow_redis
 
 pytestmark = pytest.mark.integration
 
@@ -351,3 +352,28 @@ async def test_a_leg_without_scores_is_fused_by_rank_even_with_zscore_fusion(
     assert top.score == pytest.approx(
         1.0 / (60 + facts.rank(top, "dense")) + 1.0 / (60 + facts.rank(top, "lexical"))
     )
+
+
+async def test_each_redis_step_of_a_fused_search_has_the_whole_timeout(
+    chunks: tuple[Settings, ChunkIndex], model: LocalE5Embedding
+) -> None:
+    """The searches and the read of the kept chunks are two round trips; on a starved event loop
+    the time between and around them is not Redis being slow, so each gets the timeout of its
+    own. Every reply here is held back 0.5 s: each step takes ~0.5 s, both together ~1 s."""
+    settings, index = chunks
+    question = bundle(model, QUESTION)
+    async with slow_redis(settings.redis_knowledge_url) as (proxy, url):
+        client = async_client(url, 5)
+        try:
+            # the fused search reads through the search index alone (the store is for dense-only)
+            slow = ChunkIndex(
+                index.store, AsyncSearchIndex(chunk_schema(settings), redis_client=client)
+            )
+            retriever = CourseRetriever(slow, CourseScope("net_a"), 2, True, 0.95)
+            assert await retriever.aretrieve(question)  # connections made, replies not held
+            proxy.delay = 0.5
+            found = await retriever.aretrieve(question)
+            assert {n.node.node_id for n in found} == {"net_a:m:0:1", "net_a:m:1:1"}
+            assert found[0].node.get_content().startswith("Router meneruskan paket")
+        finally:
+            await client.aclose()

@@ -18,7 +18,11 @@ from app.core.redis import sync_client
 from app.rag.page_context import PageContextPostprocessor
 from app.services.lexical import normalize_question
 from app.services.prompt import ANSWER_SYSTEM
-from app.teaching.course_settings import CourseSettingsStore
+from app.teaching.course_settings import (
+    MODES_STALE_SECONDS,
+    CourseSettingsStore,
+    save_declared_modes,
+)
 from app.teaching.guided_prompt import GUIDED_SYSTEM, guided_system_prompt
 from tests.conftest import SettingsFactory, Tutor
 from tests.integration.teaching.helpers import COURSE, QUESTION, http, one_turn
@@ -26,6 +30,7 @@ from tests.support.ingest import ingest_paths
 from tests.support.pdfs import make_pdf
 from tests.support.scripted_openai import Reply
 from tests.support.settings import REDIS_URL
+from tests.support.slow_redis import slow_redis
 
 pytestmark = pytest.mark.integration
 
@@ -244,3 +249,26 @@ async def test_page_context_reorders_nodes_from_the_real_index(tutor: Tutor) -> 
     assert [n.node.node_id for n in untouched.postprocess_nodes(list(nodes))] == [
         n.node.node_id for n in nodes
     ]
+
+
+async def test_a_slow_modes_read_uses_the_modes_read_within_a_minute(prefix: str) -> None:
+    """Redis up but slow (every reply held back past the timeout): a turn takes the modes this
+    worker read for the course shortly before; with none that recent the read still fails."""
+    with sync_client(REDIS_URL, 5) as sync:
+        save_declared_modes(sync, prefix, "lambat", "guided", {})
+    now = [1000.0]
+    async with slow_redis(REDIS_URL) as (proxy, url):
+        client = aioredis.Redis.from_url(url, socket_timeout=5)
+        try:
+            store = CourseSettingsStore(client, prefix, 0.3, clock=lambda: now[0])
+            assert await store.answer_mode("lambat", []) == "guided"
+            proxy.delay = 0.6
+            now[0] += MODES_STALE_SECONDS
+            assert await store.answer_mode("lambat", []) == "guided"  # read a minute ago
+            with pytest.raises(TimeoutError):  # never read here before
+                await store.answer_mode("lain", [])
+            now[0] += 1.0
+            with pytest.raises(TimeoutError):  # read more than a minute ago
+                await store.answer_mode("lambat", [])
+        finally:
+            await client.aclose()
